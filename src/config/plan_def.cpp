@@ -1,0 +1,94 @@
+#include "config/plan_def.hpp"
+
+#include <fmt/format.h>
+
+#include "config/yaml_reader.hpp"
+#include "core/dates.hpp"
+
+namespace finsync::config {
+namespace {
+
+int32_t date_value(const MapReader& r, std::string_view key) {
+  std::string text = r.str(key);
+  auto d = dates::parse_iso(text);
+  if (!d)
+    raise(r.loc_of(key), r.get(key).Mark(),
+          fmt::format("value '{}' is not valid: expected a date YYYY-MM-DD", text));
+  return *d;
+}
+
+PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
+  MapReader r(Loc{file, ""}, root);
+  r.allow_only({"name", "description", "provider", "endpoint", "universe", "range", "params",
+                "sink", "split", "concurrency"});
+  PlanDef p;
+  p.source = file;
+  p.name = r.str("name");
+  if (p.name.empty() || p.name.find_first_of("/\\ \t") != std::string::npos)
+    raise(r.loc_of("name"), r.get("name").Mark(),
+          fmt::format("value '{}' is not valid: expected a name without spaces or slashes", p.name));
+  p.provider = r.str("provider");
+  p.endpoint = r.str("endpoint");
+  if (r.has("universe")) {
+    MapReader u(r.loc_of("universe"), r.get("universe"));
+    u.allow_only({"symbols", "from", "list_status"});
+    if (u.has("symbols") == u.has("from"))
+      raise(u.loc(), u.node().Mark(), "expected exactly one of 'symbols' or 'from'");
+    if (u.has("symbols")) p.universe.symbols = u.str_list("symbols");
+    if (u.has("from")) p.universe.from_endpoint = u.str("from");
+    if (u.has("list_status")) p.universe.statuses = u.str_list("list_status");
+  }
+  MapReader range(r.loc_of("range"), r.get("range"));
+  range.allow_only({"start", "end"});
+  p.start_day = date_value(range, "start");
+  p.end_day = date_value(range, "end");
+  if (p.end_day < p.start_day)
+    raise(range.loc_of("end"), range.get("end").Mark(),
+          fmt::format("value '{}' is not valid: expected a date on or after start ({})",
+                      range.str("end"), range.str("start")));
+  if (r.has("params")) {
+    MapReader pm(r.loc_of("params"), r.get("params"));
+    for (const auto& k : pm.keys()) p.params.emplace_back(k, pm.str(k));
+  }
+  MapReader s(r.loc_of("sink"), r.get("sink"));
+  s.allow_only({"kind", "path", "table", "mode", "partition_by"});
+  p.sink.kind = s.str("kind");
+  if (s.has("path"))
+    p.sink.path = RawValue{s.str("path"), fmt::format("{}:{}:{}: sink.path", file,
+                                                      s.get("path").Mark().line + 1,
+                                                      s.get("path").Mark().column + 1)};
+  p.sink.table = s.str_or("table", p.endpoint);
+  p.sink.mode = s.choice("mode", {"append", "replace", "upsert"}, "upsert");
+  if (s.has("partition_by")) p.sink.partition_by = s.str_list("partition_by");
+  if (r.has("split")) {
+    MapReader sp(r.loc_of("split"), r.get("split"));
+    sp.allow_only({"window"});
+    p.split_window = sp.str("window");
+  }
+  p.concurrency = static_cast<int>(r.integer_or("concurrency", 0, 1));
+  return p;
+}
+
+}  // namespace
+
+Result<PlanDef> parse_plan(const std::string& text, const std::string& file) {
+  try {
+    PlanDef p = parse_plan_node(parse_yaml(text, file), file);
+    p.text = text;
+    return p;
+  } catch (const ConfigError& e) {
+    return fail(ErrorKind::invalid_input, e.message);
+  } catch (const YAML::Exception& e) {
+    return fail(ErrorKind::invalid_input, fmt::format("{}: {}", file, e.what()));
+  }
+}
+
+Result<PlanDef> load_plan_file(const std::string& path) {
+  try {
+    return parse_plan(read_file(path), path);
+  } catch (const ConfigError& e) {
+    return fail(ErrorKind::invalid_input, e.message);
+  }
+}
+
+}  // namespace finsync::config

@@ -1,0 +1,44 @@
+#pragma once
+// A plan file: what a user asked for. The planner turns it into tasks.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/env.hpp"
+#include "core/error.hpp"
+
+namespace finsync::config {
+
+struct UniverseSpec {
+  std::vector<std::string> symbols;   // explicit list, or
+  std::string from_endpoint;          // "all symbols from endpoint X"
+  std::vector<std::string> statuses;  // listing statuses to include; empty = all the endpoint has
+};
+
+struct SinkDef {
+  std::string kind;
+  RawValue path;
+  std::string table;
+  std::string mode = "upsert";
+  std::vector<std::string> partition_by;
+};
+
+struct PlanDef {
+  std::string name;
+  std::string provider;
+  std::string endpoint;
+  UniverseSpec universe;
+  int32_t start_day = 0;
+  int32_t end_day = 0;
+  std::vector<std::pair<std::string, std::string>> params;  // fixed extra request params
+  SinkDef sink;
+  std::string split_window;  // overrides the endpoint's split window when set
+  int concurrency = 0;       // 0 = workspace default
+  std::string source;        // file
+  std::string text;          // the file as written, stored with the plan
+};
+
+Result<PlanDef> parse_plan(const std::string& text, const std::string& file);
+Result<PlanDef> load_plan_file(const std::string& path);
+
+}  // namespace finsync::config

@@ -1,0 +1,332 @@
+#include "config/provider_def.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "config/yaml_reader.hpp"
+
+namespace finsync::config {
+namespace {
+
+std::string where_of(const Loc& loc, const YAML::Node& n) {
+  const auto m = n.Mark();
+  return fmt::format("{}:{}:{}: {}", loc.file, m.line + 1, m.column + 1, loc.path);
+}
+
+ErrorKind parse_kind(const MapReader& r, std::string_view key) {
+  std::string k = r.choice(key, {"transient", "rate_limited", "quota_exhausted", "auth",
+                                 "permanent", "not_found", "invalid_input"});
+  if (k == "transient") return ErrorKind::transient;
+  if (k == "rate_limited") return ErrorKind::rate_limited;
+  if (k == "quota_exhausted") return ErrorKind::quota_exhausted;
+  if (k == "auth") return ErrorKind::auth;
+  if (k == "not_found") return ErrorKind::not_found;
+  if (k == "invalid_input") return ErrorKind::invalid_input;
+  return ErrorKind::permanent;
+}
+
+std::vector<std::pair<std::string, std::string>> string_pairs(const MapReader& parent,
+                                                              std::string_view key) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!parent.has(key)) return out;
+  MapReader m(parent.loc_of(key), parent.get(key));
+  for (const auto& k : m.keys()) out.emplace_back(k, m.str(k));
+  return out;
+}
+
+RequestDef parse_request(const MapReader& r, RequestDef base) {
+  r.allow_only({"method", "path", "query", "headers", "body"});
+  base.method = r.choice("method", {"GET", "POST"}, base.method);
+  base.path = r.str_or("path", base.path);
+  if (r.has("query")) base.query = string_pairs(r, "query");
+  if (r.has("headers")) base.headers = string_pairs(r, "headers");
+  if (r.has("body")) {
+    YAML::Node b = r.get("body");
+    if (!b.IsMap()) raise(r.loc_of("body"), b.Mark(), "expected a map (the JSON body template)");
+    base.body = b;
+  }
+  return base;
+}
+
+RowsDef parse_rows(const MapReader& r, RowsDef base) {
+  r.allow_only({"kind", "fields", "items"});
+  base.kind = r.choice("kind", {"fields_items", "objects"}, base.kind);
+  base.fields = r.str_or("fields", base.fields);
+  base.items = r.str_or("items", base.items);
+  if (base.kind == "fields_items" && base.fields.empty())
+    raise(r.loc(), r.node().Mark(), "rows of kind fields_items need 'fields' (a JSON path)");
+  if (base.items.empty()) raise(r.loc(), r.node().Mark(), "rows need 'items' (a JSON path)");
+  for (const auto* p : {&base.fields, &base.items})
+    if (!p->empty() && p->rfind("$", 0) != 0)
+      raise(r.loc(), r.node().Mark(),
+            fmt::format("value '{}' is not valid: expected a JSON path starting with $", *p));
+  return base;
+}
+
+ColumnDef parse_column(const MapReader& cols, const std::string& name) {
+  ColumnDef c{name, DataType::string, ""};
+  YAML::Node n = cols.get(name);
+  Loc loc = cols.loc_of(name);
+  std::string type_text;
+  if (n.IsScalar()) {
+    type_text = n.Scalar();
+  } else {
+    MapReader m(loc, n);
+    m.allow_only({"type", "format"});
+    type_text = m.str("type");
+    c.format = m.str_or("format", "");
+    loc = m.loc_of("type");
+    n = m.get("type");
+  }
+  auto t = parse_data_type(type_text);
+  if (!t)
+    raise(loc, n.Mark(),
+          fmt::format("value '{}' is not valid: expected a column type (int64, double, string, "
+                      "date, timestamp, bool)",
+                      type_text));
+  c.type = *t;
+  if (c.type == DataType::date && c.format.empty()) c.format = "%Y-%m-%d";
+  return c;
+}
+
+EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const RequestDef& req,
+                           const RowsDef& rows) {
+  r.allow_only({"api_name", "request", "params", "window", "symbol_param", "rows", "columns",
+                "primary_key", "time_column", "max_rows_per_request", "split", "weight",
+                "universe", "description"});
+  EndpointDef e;
+  e.name = name;
+  e.where = where_of(r.loc(), r.node());
+  e.api_name = r.str_or("api_name", name);
+  e.request = r.has("request") ? parse_request(MapReader(r.loc_of("request"), r.get("request")), req)
+                               : req;
+  e.rows = r.has("rows") ? parse_rows(MapReader(r.loc_of("rows"), r.get("rows")), rows) : rows;
+  if (e.rows.items.empty())
+    raise(r.loc(), r.node().Mark(), "no 'rows' given here or at the provider level");
+  if (r.has("params")) {
+    MapReader p(r.loc_of("params"), r.get("params"));
+    for (const auto& k : p.keys()) {
+      MapReader pm(p.loc_of(k), p.get(k));
+      pm.allow_only({"type", "format", "description"});
+      ParamDef d{k, pm.choice("type", {"string", "date", "int"}, "string"), pm.str_or("format", "")};
+      if (d.type == "date" && d.format.empty()) d.format = "%Y-%m-%d";
+      e.params.push_back(d);
+    }
+  }
+  if (r.has("window")) {
+    MapReader w(r.loc_of("window"), r.get("window"));
+    w.allow_only({"start", "end"});
+    e.window_start_param = w.str("start");
+    e.window_end_param = w.str("end");
+    for (const auto& [key, pname] :
+         {std::pair{"start", e.window_start_param}, std::pair{"end", e.window_end_param}}) {
+      const ParamDef* p = e.param(pname);
+      if (p == nullptr || p->type != "date")
+        raise(w.loc_of(key), w.get(key).Mark(),
+              fmt::format("value '{}' is not valid: expected the name of a date parameter of this "
+                          "endpoint",
+                          pname));
+    }
+  }
+  if (r.has("symbol_param")) {
+    e.symbol_param = r.str("symbol_param");
+    if (e.param(e.symbol_param) == nullptr)
+      raise(r.loc_of("symbol_param"), r.get("symbol_param").Mark(),
+            fmt::format("value '{}' is not valid: expected the name of a parameter of this endpoint",
+                        e.symbol_param));
+  }
+  MapReader cols(r.loc_of("columns"), r.get("columns"));
+  for (const auto& k : cols.keys()) e.columns.push_back(parse_column(cols, k));
+  e.primary_key = r.str_list("primary_key");
+  if (e.primary_key.empty())
+    raise(r.loc_of("primary_key"), r.get("primary_key").Mark(), "expected at least one column");
+  std::vector<std::string> names;
+  for (const auto& c : e.columns) names.push_back(c.name);
+  for (const auto& k : e.primary_key)
+    if (std::find(names.begin(), names.end(), k) == names.end())
+      raise(r.loc_of("primary_key"), r.get("primary_key").Mark(),
+            fmt::format("value '{}' is not valid: expected one of the columns ({})", k,
+                        fmt::join(names, ", ")));
+  if (r.has("time_column")) {
+    e.time_column = r.str("time_column");
+    auto it = std::find_if(e.columns.begin(), e.columns.end(),
+                           [&](const ColumnDef& c) { return c.name == e.time_column; });
+    if (it == e.columns.end() || (it->type != DataType::date && it->type != DataType::timestamp))
+      raise(r.loc_of("time_column"), r.get("time_column").Mark(),
+            fmt::format("value '{}' is not valid: expected a date or timestamp column",
+                        e.time_column));
+  }
+  e.max_rows_per_request = r.integer_or("max_rows_per_request", 0, 1);
+  e.weight = r.integer_or("weight", 1, 1);
+  if (r.has("split")) {
+    MapReader s(r.loc_of("split"), r.get("split"));
+    s.allow_only({"by", "window"});
+    s.choice("by", {"time"}, "time");
+    e.split_window = s.str_or("window", "auto");
+    const std::string& w = e.split_window;
+    bool ok = w == "auto";
+    if (!ok && w.size() >= 2 && std::string_view("dmy").find(w.back()) != std::string::npos) {
+      ok = std::all_of(w.begin(), w.end() - 1, ::isdigit) && std::stoi(w.substr(0, w.size() - 1)) > 0;
+    }
+    if (!ok)
+      raise(s.loc_of("window"), s.get("window").Mark(),
+            fmt::format("value '{}' is not valid: expected auto or a length like 30d, 6m, 3y", w));
+  }
+  if (r.has("universe")) {
+    MapReader u(r.loc_of("universe"), r.get("universe"));
+    u.allow_only({"symbol_column", "list_date_column", "delist_date_column", "status_param",
+                  "statuses"});
+    UniverseDef d;
+    d.symbol_column = u.str("symbol_column");
+    d.list_date_column = u.str_or("list_date_column", "");
+    d.delist_date_column = u.str_or("delist_date_column", "");
+    d.status_param = u.str_or("status_param", "");
+    if (u.has("statuses")) d.statuses = u.str_list("statuses");
+    e.universe = d;
+  }
+  return e;
+}
+
+ErrorRuleDef parse_error_rule(const MapReader& r) {
+  r.allow_only({"when", "kind", "retry_after"});
+  ErrorRuleDef rule;
+  rule.where = where_of(r.loc(), r.node());
+  MapReader w(r.loc_of("when"), r.get("when"));
+  w.allow_only({"status", "json", "equals", "in", "not_equals", "message_matches"});
+  if (w.has("status"))
+    for (const auto& s : w.str_list("status")) {
+      int v = 0;
+      try {
+        v = std::stoi(s);
+      } catch (...) {
+      }
+      if (v < 100 || v > 599)
+        raise(w.loc_of("status"), w.get("status").Mark(),
+              fmt::format("value '{}' is not valid: expected an HTTP status 100-599", s));
+      rule.statuses.push_back(v);
+    }
+  rule.json_path = w.str_or("json", "");
+  if (w.has("equals")) rule.equals = w.str_list("equals");
+  if (w.has("in")) {
+    auto more = w.str_list("in");
+    rule.equals.insert(rule.equals.end(), more.begin(), more.end());
+  }
+  if (w.has("not_equals")) rule.not_equals = w.str_list("not_equals");
+  if ((!rule.equals.empty() || !rule.not_equals.empty()) && rule.json_path.empty())
+    raise(w.loc(), w.node().Mark(), "'equals', 'in' and 'not_equals' need 'json' (a JSON path)");
+  rule.message_matches = w.str_or("message_matches", "");
+  if (!rule.message_matches.empty()) {
+    try {
+      rule.message_re.emplace(rule.message_matches);
+    } catch (const std::regex_error& e) {
+      raise(w.loc_of("message_matches"), w.get("message_matches").Mark(),
+            fmt::format("value '{}' is not valid: expected a regular expression ({})",
+                        rule.message_matches, e.what()));
+    }
+  }
+  rule.kind = parse_kind(r, "kind");
+  if (r.has("retry_after")) rule.retry_after = r.duration("retry_after");
+  return rule;
+}
+
+ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file) {
+  MapReader r(Loc{file, ""}, root);
+  r.allow_only({"provider", "description", "base_url", "auth", "rate_limits", "errors", "message",
+                "calendar", "request", "rows", "endpoints"});
+  ProviderDef p;
+  p.source = file;
+  p.name = r.str("provider");
+  p.description = r.str_or("description", "");
+  p.base_url = RawValue{r.str("base_url"), where_of(r.loc_of("base_url"), r.get("base_url"))};
+  if (r.has("auth")) {
+    MapReader a(r.loc_of("auth"), r.get("auth"));
+    a.allow_only({"kind", "field", "prefix", "value"});
+    p.auth.kind = a.choice("kind", {"none", "header", "query", "body_field"});
+    if (p.auth.kind != "none") {
+      p.auth.field = a.str("field");
+      p.auth.prefix = a.str_or("prefix", "");
+      p.auth.value = RawValue{a.str("value"), where_of(a.loc_of("value"), a.get("value"))};
+    }
+  }
+  if (r.has("rate_limits")) {
+    YAML::Node seq = r.get("rate_limits");
+    if (!seq.IsSequence()) raise(r.loc_of("rate_limits"), seq.Mark(), "expected a list");
+    for (size_t i = 0; i < seq.size(); ++i) {
+      MapReader l(Loc{file, fmt::format("rate_limits[{}]", i)}, seq[i]);
+      l.allow_only({"scope", "endpoint", "limit", "per"});
+      RateLimitDef d;
+      d.scope = l.choice("scope", {"account", "endpoint"}, "account");
+      if (d.scope == "endpoint") d.endpoint = l.str("endpoint");
+      d.limit = l.integer("limit", 1);
+      d.per = l.duration("per");
+      if (d.per.count() <= 0) raise(l.loc_of("per"), l.get("per").Mark(), "expected a duration > 0");
+      p.rate_limits.push_back(d);
+    }
+  }
+  if (r.has("errors")) {
+    YAML::Node seq = r.get("errors");
+    if (!seq.IsSequence()) raise(r.loc_of("errors"), seq.Mark(), "expected a list");
+    for (size_t i = 0; i < seq.size(); ++i)
+      p.errors.push_back(parse_error_rule(MapReader(Loc{file, fmt::format("errors[{}]", i)}, seq[i])));
+  }
+  p.message_path = r.str_or("message", "");
+  RequestDef req;
+  if (r.has("request")) req = parse_request(MapReader(r.loc_of("request"), r.get("request")), req);
+  RowsDef rows;
+  if (r.has("rows")) rows = parse_rows(MapReader(r.loc_of("rows"), r.get("rows")), rows);
+  MapReader eps(r.loc_of("endpoints"), r.get("endpoints"));
+  for (const auto& k : eps.keys())
+    p.endpoints.emplace(k, parse_endpoint(MapReader(eps.loc_of(k), eps.get(k)), k, req, rows));
+  if (r.has("calendar")) {
+    MapReader c(r.loc_of("calendar"), r.get("calendar"));
+    c.allow_only({"endpoint", "params", "date_column", "open_column"});
+    CalendarDef d;
+    d.endpoint = c.str("endpoint");
+    if (!p.endpoints.count(d.endpoint))
+      raise(c.loc_of("endpoint"), c.get("endpoint").Mark(),
+            fmt::format("value '{}' is not valid: expected an endpoint of this provider", d.endpoint));
+    d.params = string_pairs(c, "params");
+    d.date_column = c.str("date_column");
+    d.open_column = c.str("open_column");
+    p.calendar = d;
+  }
+  for (const auto& l : p.rate_limits)
+    if (l.scope == "endpoint" && !p.endpoints.count(l.endpoint))
+      throw ConfigError{fmt::format("{}: rate_limits: endpoint '{}' is not defined; expected one of "
+                                    "the endpoints of this provider",
+                                    file, l.endpoint)};
+  return p;
+}
+
+}  // namespace
+
+const ParamDef* EndpointDef::param(std::string_view n) const {
+  for (const auto& p : params)
+    if (p.name == n) return &p;
+  return nullptr;
+}
+
+Schema EndpointDef::schema() const {
+  Schema s;
+  for (const auto& c : columns) s.fields.push_back(Field{c.name, c.type});
+  return s;
+}
+
+const EndpointDef* ProviderDef::endpoint(std::string_view n) const {
+  auto it = endpoints.find(std::string(n));
+  return it == endpoints.end() ? nullptr : &it->second;
+}
+
+Result<ProviderDef> parse_provider(const std::string& text, const std::string& file) {
+  try {
+    return parse_provider_node(parse_yaml(text, file), file);
+  } catch (const ConfigError& e) {
+    return fail(ErrorKind::invalid_input, e.message);
+  } catch (const YAML::Exception& e) {
+    return fail(ErrorKind::invalid_input, fmt::format("{}: {}", file, e.what()));
+  }
+}
+
+}  // namespace finsync::config

@@ -1,0 +1,80 @@
+#include "config/workspace.hpp"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "config/yaml_reader.hpp"
+
+namespace finsync::config {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string under(const std::string& root, const std::string& p) {
+  fs::path path(p);
+  return (path.is_absolute() ? path : fs::path(root) / path).lexically_normal().string();
+}
+
+}  // namespace
+
+Result<WorkspaceDef> load_workspace(const std::string& root_in) {
+  WorkspaceDef w;
+  w.root = fs::absolute(root_in).lexically_normal().string();
+  if (w.root.size() > 1 && w.root.back() == '/') w.root.pop_back();
+  std::string data = "data", state = ".finsync/state.db", providers = "providers",
+              plans = "plans";
+  const std::string file = w.root + "/finsync.yaml";
+  try {
+    if (fs::exists(file)) {
+      w.file = file;
+      YAML::Node root = parse_yaml(read_file(file), file);
+      MapReader r(Loc{file, ""}, root);
+      r.allow_only({"data_dir", "state", "providers_dir", "plans_dir", "defaults", "http"});
+      data = r.str_or("data_dir", data);
+      providers = r.str_or("providers_dir", providers);
+      plans = r.str_or("plans_dir", plans);
+      if (r.has("state")) {
+        MapReader s(r.loc_of("state"), r.get("state"));
+        s.allow_only({"kind", "path"});
+        s.choice("kind", {"sqlite"}, "sqlite");
+        state = s.str_or("path", state);
+      }
+      if (r.has("defaults")) {
+        MapReader d(r.loc_of("defaults"), r.get("defaults"));
+        d.allow_only({"concurrency", "max_attempts", "backoff_initial", "backoff_max"});
+        w.concurrency = static_cast<int>(d.integer_or("concurrency", w.concurrency, 1));
+        w.max_attempts = static_cast<int>(d.integer_or("max_attempts", w.max_attempts, 1));
+        w.backoff_initial = d.duration_or("backoff_initial", w.backoff_initial);
+        w.backoff_max = d.duration_or("backoff_max", w.backoff_max);
+      }
+      if (r.has("http")) {
+        MapReader h(r.loc_of("http"), r.get("http"));
+        h.allow_only({"connect_timeout", "timeout", "low_speed_time", "ca_file", "verify_tls"});
+        w.http.connect_timeout = h.duration_or("connect_timeout", w.http.connect_timeout);
+        w.http.timeout = h.duration_or("timeout", w.http.timeout);
+        w.http.low_speed_time = h.duration_or("low_speed_time", w.http.low_speed_time);
+        if (h.has("ca_file"))
+          w.http.ca_file = RawValue{h.str("ca_file"),
+                                    fmt::format("{}:{}:{}: http.ca_file", file,
+                                                h.get("ca_file").Mark().line + 1,
+                                                h.get("ca_file").Mark().column + 1)};
+        w.http.verify_tls = h.boolean_or("verify_tls", true);
+      }
+    }
+  } catch (const ConfigError& e) {
+    return fail(ErrorKind::invalid_input, e.message);
+  } catch (const YAML::Exception& e) {
+    return fail(ErrorKind::invalid_input, fmt::format("{}: {}", file, e.what()));
+  }
+  w.data_dir = under(w.root, data);
+  w.state_path = under(w.root, state);
+  w.providers_dir = under(w.root, providers);
+  w.plans_dir = under(w.root, plans);
+  // A relative ca_file is relative to the workspace, like every other path in finsync.yaml.
+  if (!w.http.ca_file.text.empty() && w.http.ca_file.text.find("${") == std::string::npos)
+    w.http.ca_file.text = under(w.root, w.http.ca_file.text);
+  return w;
+}
+
+}  // namespace finsync::config

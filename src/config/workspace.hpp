@@ -1,0 +1,39 @@
+#pragma once
+// The workspace file finsync.yaml: where state and data live, and defaults. Paths in it are
+// relative to the directory that holds it.
+#include <chrono>
+#include <string>
+
+#include "config/env.hpp"
+#include "core/error.hpp"
+
+namespace finsync::config {
+
+struct HttpDef {
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds timeout{60'000};
+  std::chrono::milliseconds low_speed_time{30'000};
+  RawValue ca_file;
+  bool verify_tls = true;
+};
+
+struct WorkspaceDef {
+  std::string root;           // absolute directory of finsync.yaml
+  std::string file;           // finsync.yaml path ("" when absent: all defaults)
+  std::string data_dir;       // absolute
+  std::string state_path;     // absolute SQLite file
+  std::string providers_dir;  // absolute; user provider files override built-ins
+  std::string plans_dir;      // absolute
+  int concurrency = 4;
+  int max_attempts = 5;
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{30'000};
+  HttpDef http;
+
+  std::string staging_path() const { return data_dir + "/finsync.duckdb"; }
+};
+
+// Reads <root>/finsync.yaml if present, else defaults rooted at `root`.
+Result<WorkspaceDef> load_workspace(const std::string& root);
+
+}  // namespace finsync::config

@@ -1,0 +1,59 @@
+#pragma once
+// A provider only builds requests and maps responses; the engine owns transport, pacing,
+// retries and pagination. Most providers are pure YAML on RestProvider.
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/provider_def.hpp"
+#include "core/error.hpp"
+#include "core/record_batch.hpp"
+#include "net/http_client.hpp"
+
+namespace finsync::provider {
+
+using Params = std::vector<std::pair<std::string, std::string>>;  // already formatted
+
+struct Page {
+  RecordBatch batch;
+  std::optional<std::string> next_cursor;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual const config::ProviderDef& def() const = 0;
+  virtual Result<net::HttpRequest> build_request(const config::EndpointDef& endpoint,
+                                                 const Params& params) const = 0;
+  // Classifies the response (error rules, then HTTP status) and maps rows into a batch.
+  virtual Result<Page> parse_response(const config::EndpointDef& endpoint,
+                                      const net::HttpResponse& response) = 0;
+};
+
+// Secrets (auth value, base URL) are expanded when a provider is created, so only providers a
+// command uses need their variables set.
+using ProviderFactory =
+    std::function<Result<std::unique_ptr<Provider>>(const config::ProviderDef&)>;
+
+class ProviderRegistry {
+ public:
+  void add(std::string kind, ProviderFactory factory);
+  Result<std::unique_ptr<Provider>> create(const config::ProviderDef& def) const;
+
+ private:
+  std::map<std::string, ProviderFactory> factories_;
+};
+
+// Every built-in provider implementation, registered in one place.
+void register_builtin_providers(ProviderRegistry& registry);
+
+// The request parameters of one task: fixed plan parameters, the symbol, and the window
+// formatted as the endpoint's parameter definitions say.
+Params task_params(const config::EndpointDef& endpoint, const Params& fixed,
+                   const std::string& symbol, std::optional<int32_t> start_day,
+                   std::optional<int32_t> end_day);
+
+}  // namespace finsync::provider

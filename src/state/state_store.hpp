@@ -1,0 +1,74 @@
+#pragma once
+// Plans, tasks, runs. SQLite (WAL) is the embedded default; the interface is what a shared
+// PostgreSQL store implements for several workers.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "state/task.hpp"
+
+namespace finsync::state {
+
+struct PlanRecord {
+  std::string name;
+  std::string spec_yaml;      // the plan as the user last gave it
+  std::string fingerprint;    // provider/endpoint/sink/mode: a change needs --replan
+  std::string universe_json;  // resolved parameter sets, fixed at first run
+  TimePoint created_at{};
+  TimePoint updated_at{};
+};
+
+struct RunRecord {
+  std::string id;
+  std::string plan;
+  std::string kind = "backfill";
+  std::string status = "running";  // running | succeeded | failed | interrupted | parked
+  TimePoint started_at{};
+  std::optional<TimePoint> finished_at;
+  int64_t tasks_total = 0;
+  int64_t tasks_succeeded = 0;
+  int64_t tasks_failed = 0;
+  int64_t tasks_dead = 0;
+  int64_t tasks_skipped = 0;  // already done before this run
+  int64_t tasks_split = 0;
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  int64_t requests = 0;
+  int64_t retries = 0;
+  int64_t rate_limited = 0;
+  std::string error;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  virtual Result<std::optional<PlanRecord>> get_plan(const std::string& name) = 0;
+  virtual Result<std::vector<PlanRecord>> list_plans() = 0;
+  virtual Result<void> put_plan(const PlanRecord& plan) = 0;
+
+  // Inserts tasks whose id is not present yet; returns how many were new.
+  virtual Result<int64_t> add_tasks(const std::vector<Task>& tasks) = 0;
+  virtual Result<std::vector<Task>> list_tasks(const std::string& plan) = 0;
+  virtual Result<std::optional<Task>> get_task(const std::string& id) = 0;
+  // Writes state, counters, error and resume_at of an existing task.
+  virtual Result<void> update_task(const Task& task) = 0;
+  // Atomically marks `parent` split and inserts its children.
+  virtual Result<void> split_task(const Task& parent, const std::vector<Task>& children) = 0;
+  // Tasks left `running` by a process that died go back to pending; returns how many.
+  virtual Result<int64_t> reset_running(const std::string& plan) = 0;
+
+  virtual Result<void> put_run(const RunRecord& run) = 0;  // insert or update
+  virtual Result<std::optional<RunRecord>> get_run(const std::string& id) = 0;
+  // Newest first; empty plan = all plans.
+  virtual Result<std::vector<RunRecord>> list_runs(const std::string& plan, int limit) = 0;
+
+  virtual int schema_version() const = 0;
+};
+
+// path: the SQLite file; created with every migration applied, an older one migrated forward.
+Result<std::unique_ptr<StateStore>> open_sqlite_state(const std::string& path);
+
+}  // namespace finsync::state

@@ -1,1 +1,80 @@
-int main() { return 0; }
+// finsync: the only place where modules are wired together.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/commands.hpp"
+#include "core/logging.hpp"
+
+int main(int argc, char** argv) {
+  using namespace finsync::app;
+  CLI::App cli{"finsync: keeps a local copy of financial market data in step with its providers"};
+  cli.require_subcommand(1);
+  cli.set_version_flag("--version", "finsync 0.1.0");
+  GlobalOptions g;
+  cli.add_option("-w,--workspace", g.workspace,
+                 "workspace directory holding finsync.yaml (default: $FINSYNC_WORKSPACE or .)");
+  cli.add_option("--log-level", g.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  cli.add_option("--log-format", g.log_format, "text or json")->capture_default_str();
+
+  std::string init_dir = ".";
+  auto* init = cli.add_subcommand("init", "write a workspace (finsync.yaml) and an example plan");
+  init->add_option("dir", init_dir, "directory")->capture_default_str();
+
+  std::vector<std::string> validate_plans;
+  auto* validate = cli.add_subcommand("validate", "check all configuration without the network");
+  validate->add_option("plans", validate_plans, "plan files (default: every plan in plans_dir)");
+
+  auto* providers = cli.add_subcommand("providers", "provider definitions");
+  providers->require_subcommand(1);
+  auto* providers_list = providers->add_subcommand("list", "list providers and endpoints");
+  std::string provider_name;
+  auto* providers_show = providers->add_subcommand("show", "show one provider");
+  providers_show->add_option("name", provider_name)->required();
+
+  RunArgs run_args;
+  auto* run = cli.add_subcommand("run", "run a plan: backfill what is not landed yet");
+  run->add_option("plan", run_args.plan, "plan file or plan name")->required();
+  run->add_flag("--replan", run_args.replan,
+                "accept a changed endpoint, sink or write mode and plan again from scratch");
+  run->add_option("-c,--concurrency", run_args.concurrency, "requests in flight")
+      ->check(CLI::Range(1, 256));
+
+  std::string status_plan;
+  auto* status = cli.add_subcommand("status", "plans and their tasks");
+  status->add_option("plan", status_plan);
+
+  std::string report_run;
+  bool report_json = false;
+  auto* report = cli.add_subcommand("report", "report of a run (default: the latest)");
+  report->add_option("run", report_run, "run id or plan name");
+  report->add_flag("--json", report_json, "JSON (schema in docs/report.md)");
+
+  std::string sql;
+  auto* query = cli.add_subcommand("query", "SQL over the DuckDB store and landed files");
+  query->add_option("sql", sql)->required();
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = cli.exit(e);
+    return rc == 0 ? kDone : kUsage;
+  }
+  if (auto ok = finsync::logging::setup(g.log_level, g.log_format); !ok) {
+    std::fprintf(stderr, "finsync: %s\n", ok.error().message.c_str());
+    return kUsage;
+  }
+  if (*init) return cmd_init(init_dir);
+  if (*validate) return cmd_validate(g, validate_plans);
+  if (*providers_list) return cmd_providers_list(g);
+  if (*providers_show) return cmd_providers_show(g, provider_name);
+  if (*run) return cmd_run(g, run_args);
+  if (*status) return cmd_status(g, status_plan);
+  if (*report) return cmd_report(g, report_run, report_json);
+  if (*query) return cmd_query(g, sql);
+  return kUsage;
+}

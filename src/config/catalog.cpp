@@ -17,7 +17,7 @@ const ProviderDef* Catalog::find(std::string_view name) const {
 
 Result<Catalog> load_catalog(const std::string& user_dir) {
   Catalog c;
-  for (const auto& f : builtin_provider_files()) {
+  for (const auto& f : builtin_providers_files()) {
     auto p = parse_provider(f.text, f.name);
     if (!p) return fail(p.error());
     c.providers[p->name] = std::move(*p);

@@ -20,7 +20,8 @@ struct BuiltinFile {
   const char* name;  // e.g. providers/tushare.yaml
   const char* text;
 };
-const std::vector<BuiltinFile>& builtin_provider_files();
+const std::vector<BuiltinFile>& builtin_providers_files();
+const std::vector<BuiltinFile>& builtin_examples_files();  // examples/*.yaml, for `init`
 
 Result<Catalog> load_catalog(const std::string& user_dir);
 

@@ -1,0 +1,227 @@
+#include "app/commands.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "core/dates.hpp"
+#include "core/secrets.hpp"
+#include "report/run_report.hpp"
+#include "sink/query.hpp"
+
+namespace finsync::app {
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kWorkspaceTemplate = R"(# finsync workspace. Paths are relative to this file.
+data_dir: data                 # landed data: the DuckDB store (finsync.duckdb) and files
+state: { kind: sqlite, path: .finsync/state.db }
+providers_dir: providers       # your provider files; one with a built-in's name overrides it
+plans_dir: plans               # plans here can be run by name: finsync run tushare-daily
+defaults:
+  concurrency: 4               # requests in flight per run
+  max_attempts: 5              # per task, for transient errors
+  backoff_initial: 500ms
+  backoff_max: 30s
+http:
+  connect_timeout: 10s
+  timeout: 60s
+  # ca_file: certs/ca.pem      # extra CA for TLS (self-hosted mirrors)
+)";
+
+void print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+
+}  // namespace
+
+int cmd_init(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "plans", ec);
+  fs::create_directories(fs::path(dir) / "providers", ec);
+  if (ec) {
+    spdlog::error("init: cannot create {}: {}", dir, ec.message());
+    return kConfig;
+  }
+  auto write_new = [&](const fs::path& p, const std::string& text) {
+    if (fs::exists(p)) {
+      std::printf("kept      %s (exists)\n", p.string().c_str());
+      return;
+    }
+    std::ofstream(p) << text;
+    std::printf("wrote     %s\n", p.string().c_str());
+  };
+  write_new(fs::path(dir) / "finsync.yaml", kWorkspaceTemplate);
+  for (const auto& f : config::builtin_examples_files())
+    write_new(fs::path(dir) / "plans" / fs::path(f.name).filename(), f.text);
+  std::printf("next: finsync -w %s validate && finsync -w %s run tushare-daily\n", dir.c_str(),
+              dir.c_str());
+  return kDone;
+}
+
+int cmd_validate(const GlobalOptions& g, const std::vector<std::string>& plans) {
+  Context ctx;
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  std::vector<std::string> files = plans;
+  std::error_code ec;
+  if (plans.empty() && fs::is_directory(ctx.workspace.plans_dir, ec))
+    for (const auto& e : fs::directory_iterator(ctx.workspace.plans_dir, ec))
+      if (e.path().extension() == ".yaml" || e.path().extension() == ".yml")
+        files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  int errors = 0;
+  for (const auto& f : files) {
+    auto plan = config::load_plan_file(f);
+    Result<void> ok = plan ? check_plan(ctx, *plan) : Result<void>(fail(plan.error()));
+    if (!ok) {
+      spdlog::error("{}", ok.error().message);
+      ++errors;
+    } else {
+      std::printf("ok        %s (plan %s)\n", f.c_str(), plan->name.c_str());
+    }
+  }
+  std::printf("%s: %zu providers, %zu plans, %d error%s\n",
+              ctx.workspace.file.empty() ? "defaults" : ctx.workspace.file.c_str(),
+              ctx.catalog.providers.size(), files.size(), errors, errors == 1 ? "" : "s");
+  return errors ? kConfig : kDone;
+}
+
+int cmd_providers_list(const GlobalOptions& g) {
+  Context ctx;
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  for (const auto& [name, p] : ctx.catalog.providers) {
+    std::vector<std::string> eps;
+    for (const auto& [e, _] : p.endpoints) eps.push_back(e);
+    std::printf("%-14s %-40s %s\n", name.c_str(), p.source.c_str(),
+                fmt::format("{}", fmt::join(eps, ", ")).c_str());
+  }
+  return kDone;
+}
+
+int cmd_providers_show(const GlobalOptions& g, const std::string& name) {
+  Context ctx;
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  const config::ProviderDef* p = ctx.catalog.find(name);
+  if (p == nullptr) {
+    spdlog::error("provider '{}' is not defined (see finsync providers list)", name);
+    return kConfig;
+  }
+  std::string out = fmt::format("provider  {}\nsource    {}\nbase_url  {}\nauth      {}{}\n",
+                                p->name, p->source, p->base_url.text, p->auth.kind,
+                                p->auth.kind == "none" ? ""
+                                                       : fmt::format(" ({}, value from {})",
+                                                                     p->auth.field, p->auth.value.text));
+  for (const auto& l : p->rate_limits)
+    out += fmt::format("limit     {} requests per {} ms ({}{})\n", l.limit, l.per.count(), l.scope,
+                       l.endpoint.empty() ? "" : " " + l.endpoint);
+  for (const auto& [n, e] : p->endpoints) {
+    std::vector<std::string> cols;
+    for (const auto& c : e.columns) cols.push_back(fmt::format("{}:{}", c.name, to_string(c.type)));
+    out += fmt::format("\nendpoint  {}\n  key     {}\n  columns {}\n", n, fmt::join(e.primary_key, ", "),
+                       fmt::join(cols, ", "));
+    if (e.max_rows_per_request) out += fmt::format("  row cap {}\n", e.max_rows_per_request);
+  }
+  print(secrets::mask(out));
+  return kDone;
+}
+
+int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
+  Context ctx;
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  if (!fs::exists(ctx.workspace.state_path)) {
+    std::printf("no plans have run in this workspace yet (%s)\n", ctx.workspace.state_path.c_str());
+    return kDone;
+  }
+  auto store = state::open_sqlite_state(ctx.workspace.state_path);
+  if (!store) {
+    spdlog::error("{}", store.error().message);
+    return exit_code_for(store.error());
+  }
+  auto plans = (*store)->list_plans();
+  if (!plans) {
+    spdlog::error("{}", plans.error().message);
+    return kInternal;
+  }
+  std::printf("%-24s %8s %10s %8s %8s %8s %8s %12s\n", "PLAN", "TASKS", "SUCCEEDED", "PENDING",
+              "FAILED", "PARKED", "DEAD", "ROWS");
+  for (const auto& p : *plans) {
+    if (!plan_filter.empty() && p.name != plan_filter) continue;
+    auto tasks = (*store)->list_tasks(p.name);
+    if (!tasks) continue;
+    std::map<state::TaskState, int64_t> n;
+    int64_t rows = 0, total = 0;
+    for (const auto& t : *tasks) {
+      if (t.state == state::TaskState::split) continue;
+      ++n[t.state];
+      ++total;
+      rows += t.rows;
+    }
+    std::printf("%-24s %8lld %10lld %8lld %8lld %8lld %8lld %12lld\n", p.name.c_str(),
+                (long long)total, (long long)n[state::TaskState::succeeded],
+                (long long)(n[state::TaskState::pending] + n[state::TaskState::running]),
+                (long long)n[state::TaskState::failed], (long long)n[state::TaskState::parked],
+                (long long)n[state::TaskState::dead], (long long)rows);
+  }
+  return kDone;
+}
+
+int cmd_report(const GlobalOptions& g, const std::string& run, bool json) {
+  Context ctx;
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  if (!fs::exists(ctx.workspace.state_path)) {
+    spdlog::error("no runs yet in this workspace ({} does not exist)", ctx.workspace.state_path);
+    return kConfig;
+  }
+  auto store = state::open_sqlite_state(ctx.workspace.state_path);
+  if (!store) {
+    spdlog::error("{}", store.error().message);
+    return exit_code_for(store.error());
+  }
+  state::RunRecord rec;
+  if (!run.empty()) {
+    auto r = (*store)->get_run(run);
+    if (r && *r) {
+      rec = **r;
+    } else {
+      // A plan name selects its latest run.
+      auto runs = (*store)->list_runs(run, 1);
+      if (!runs || runs->empty()) {
+        spdlog::error("no run '{}' (expected a run id or a plan name; see finsync status)", run);
+        return kConfig;
+      }
+      rec = runs->front();
+    }
+  } else {
+    auto runs = (*store)->list_runs("", 1);
+    if (!runs || runs->empty()) {
+      spdlog::error("no runs yet in this workspace");
+      return kConfig;
+    }
+    rec = runs->front();
+  }
+  print(json ? report::to_json(rec) + "\n" : report::to_table(rec));
+  return kDone;
+}
+
+int cmd_query(const GlobalOptions& g, const std::string& sql) {
+  Context ctx;
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  if (!fs::exists(ctx.workspace.staging_path())) {
+    spdlog::error("no data yet: {} does not exist (run a plan first)", ctx.workspace.staging_path());
+    return kConfig;
+  }
+  auto out = sink::run_query(ctx.workspace.staging_path(), ctx.workspace.data_dir, sql,
+                             sink::QueryFormat::table);
+  if (!out) {
+    spdlog::error("{}", out.error().message);
+    return out.error().kind == ErrorKind::transient ? kInternal : kConfig;
+  }
+  print(*out);
+  return kDone;
+}
+
+}  // namespace finsync::app

@@ -1,0 +1,17 @@
+#pragma once
+// Exit codes (README, "Exit codes"); each is tested.
+namespace finsync::app {
+
+enum ExitCode : int {
+  kDone = 0,
+  kInternal = 1,
+  kFailedTasks = 3,
+  kUsage = 64,
+  kUnreachable = 69,
+  kParked = 75,
+  kAuth = 77,
+  kConfig = 78,
+  kInterrupted = 130,
+};
+
+}  // namespace finsync::app

@@ -1,0 +1,195 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "app/commands.hpp"
+#include "app/progress.hpp"
+#include "config/env.hpp"
+#include "engine/backfill.hpp"
+#include "report/run_report.hpp"
+#include "sink/registry.hpp"
+
+namespace finsync::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+int exit_for(engine::Outcome o) {
+  switch (o) {
+    case engine::Outcome::done: return kDone;
+    case engine::Outcome::failed_tasks: return kFailedTasks;
+    case engine::Outcome::auth: return kAuth;
+    case engine::Outcome::unreachable: return kUnreachable;
+    case engine::Outcome::parked: return kParked;
+    case engine::Outcome::interrupted: return kInterrupted;
+    case engine::Outcome::invalid: return kConfig;
+    case engine::Outcome::internal: return kInternal;
+  }
+  return kInternal;
+}
+
+std::vector<ratelimit::WindowSpec> limiter_windows(const config::ProviderDef& p) {
+  std::vector<ratelimit::WindowSpec> out;
+  for (const auto& l : p.rate_limits)
+    out.push_back(ratelimit::WindowSpec{l.scope == "endpoint" ? l.endpoint : "", l.limit, l.per});
+  return out;
+}
+
+}  // namespace
+
+int cmd_run(const GlobalOptions& g, const RunArgs& args) {
+  Context ctx;
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  auto plan = resolve_plan(ctx, args.plan);
+  if (!plan) {
+    spdlog::error("{}", plan.error().message);
+    return exit_code_for(plan.error());
+  }
+  if (auto ok = check_plan(ctx, *plan); !ok) {
+    spdlog::error("{}", ok.error().message);
+    return kConfig;
+  }
+  const config::ProviderDef& pdef = *ctx.catalog.find(plan->provider);
+  const config::EndpointDef& endpoint = *pdef.endpoint(plan->endpoint);
+
+  provider::ProviderRegistry providers;
+  provider::register_builtin_providers(providers);
+  auto prov = providers.create(pdef);
+  if (!prov) {
+    spdlog::error("{}", prov.error().message);
+    return exit_code_for(prov.error());
+  }
+
+  sink::SinkSpec spec;
+  spec.kind = plan->sink.kind;
+  if (!plan->sink.path.text.empty()) {
+    auto path = config::expand_env(plan->sink.path);
+    if (!path) {
+      spdlog::error("{}", path.error().message);
+      return kConfig;
+    }
+    spec.path = *path;
+  }
+  spec.table = plan->sink.table;
+  spec.mode = plan->sink.mode == "append"    ? sink::WriteMode::append
+              : plan->sink.mode == "replace" ? sink::WriteMode::replace
+                                             : sink::WriteMode::upsert;
+  spec.partition_by = plan->sink.partition_by;
+
+  net::HttpOptions http;
+  http.connect_timeout = ctx.workspace.http.connect_timeout;
+  http.total_timeout = ctx.workspace.http.timeout;
+  http.low_speed_time = std::chrono::duration_cast<std::chrono::seconds>(ctx.workspace.http.low_speed_time);
+  http.verify_tls = ctx.workspace.http.verify_tls;
+  if (!ctx.workspace.http.ca_file.text.empty()) {
+    auto ca = config::expand_env(ctx.workspace.http.ca_file);
+    if (!ca) {
+      spdlog::error("{}", ca.error().message);
+      return kConfig;
+    }
+    http.ca_file = *ca;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(ctx.workspace.data_dir, ec);
+  auto store = state::open_sqlite_state(ctx.workspace.state_path);
+  if (!store) {
+    spdlog::error("{}", store.error().message);
+    return exit_code_for(store.error());
+  }
+  sink::SinkRegistry sinks;
+  sink::register_builtin_sinks(sinks);
+  auto snk = sinks.create(spec, sink::SinkContext{ctx.workspace.data_dir, ctx.workspace.staging_path()});
+  if (!snk) {
+    spdlog::error("{}", snk.error().message);
+    return exit_code_for(snk.error());
+  }
+  sink::TableSpec table{plan->name, spec.table, endpoint.schema(), endpoint.primary_key,
+                        endpoint.time_column, spec.mode};
+  if (auto opened = (*snk)->open(table); !opened) {
+    spdlog::error("{}", opened.error().message);
+    return exit_code_for(opened.error());
+  }
+
+  asio::io_context io(1);
+  asio::thread_pool store_thread(1);
+  SystemClock clock;
+  std::atomic<bool> stopping{false};
+  net::HttpClient client(io, http);
+  ratelimit::Limiter limiter(limiter_windows(pdef), clock);
+  engine::RetryPolicy retry{ctx.workspace.max_attempts, ctx.workspace.backoff_initial,
+                            ctx.workspace.backoff_max};
+  engine::Fetcher fetcher(**prov, client, limiter, clock, retry, stopping);
+
+  // First signal: stop sending, let in-flight requests land and checkpoint. Second: abort at
+  // once; every store is transactional, so the next run resumes safely.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& err, int) {
+        if (err) return;
+        if (stopping.exchange(true)) {
+          static const char msg[] = "\nfinsync: aborted\n";
+          (void)!::write(2, msg, sizeof msg - 1);
+          std::_Exit(kInterrupted);
+        }
+        spdlog::warn("stopping: no new requests; in-flight ones land and checkpoint (signal "
+                     "again to abort at once)");
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+
+  ProgressDisplay progress(::isatty(2) == 1);
+  engine::BackfillOptions options;
+  options.concurrency = args.concurrency > 0          ? args.concurrency
+                        : plan->concurrency > 0 ? plan->concurrency
+                                                : ctx.workspace.concurrency;
+  options.replan = args.replan;
+  options.on_progress = [&progress](const engine::Progress& p) { progress.update(p); };
+  engine::BackfillDeps deps{*plan,   endpoint, spec,         fetcher, **store,
+                            **snk,   store_thread, clock,    stopping};
+  engine::BackfillResult result;
+  asio::co_spawn(io, engine::run_backfill(deps, options),
+                 [&](std::exception_ptr e, engine::BackfillResult r) {
+                   if (e) std::rethrow_exception(e);
+                   result = std::move(r);
+                   signals.cancel();
+                 });
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    progress.finish();
+    spdlog::critical("internal error: {}", e.what());
+    return kInternal;
+  }
+  store_thread.join();
+  progress.finish();
+  if (!result.run.id.empty() && result.run.finished_at) {
+    std::fputs(report::to_table(result.run).c_str(), stdout);
+    if (result.sink_stats.files_written > 0)
+      std::printf("  %-14s %lld files rewritten for %lld partitions\n", "files",
+                  (long long)result.sink_stats.files_written,
+                  (long long)result.sink_stats.partitions_materialized);
+    if (result.outcome == engine::Outcome::done && result.run.rows == 0)
+      std::printf("nothing new: every task of plan %s was already landed\n", plan->name.c_str());
+  }
+  if (!result.message.empty()) {
+    if (result.outcome == engine::Outcome::interrupted)
+      spdlog::warn("{}", result.message);
+    else
+      spdlog::error("{}", result.message);
+  }
+  return exit_for(result.outcome);
+}
+
+}  // namespace finsync::app

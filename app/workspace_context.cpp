@@ -1,0 +1,117 @@
+#include "app/workspace_context.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "config/yaml_reader.hpp"
+
+namespace finsync::app {
+namespace fs = std::filesystem;
+
+int exit_code_for(const Error& e) {
+  switch (e.kind) {
+    case ErrorKind::invalid_input: return kConfig;
+    case ErrorKind::auth: return kAuth;
+    case ErrorKind::unreachable: return kUnreachable;
+    case ErrorKind::quota_exhausted: return kParked;
+    case ErrorKind::cancelled: return kInterrupted;
+    default: return kInternal;
+  }
+}
+
+int load_context(const GlobalOptions& g, Context& ctx) {
+  std::string root = g.workspace;
+  if (root.empty()) {
+    const char* env = std::getenv("FINSYNC_WORKSPACE");
+    root = env && *env ? env : ".";
+  }
+  auto w = config::load_workspace(root);
+  if (!w) {
+    spdlog::error("{}", w.error().message);
+    return kConfig;
+  }
+  ctx.workspace = *w;
+  auto c = config::load_catalog(ctx.workspace.providers_dir);
+  if (!c) {
+    spdlog::error("{}", c.error().message);
+    return kConfig;
+  }
+  ctx.catalog = std::move(*c);
+  for (const auto& name : ctx.catalog.overridden)
+    spdlog::debug("provider {} is overridden by {}", name, ctx.catalog.providers[name].source);
+  return kDone;
+}
+
+Result<config::PlanDef> resolve_plan(const Context& ctx, const std::string& ref) {
+  std::error_code ec;
+  if (fs::is_regular_file(ref, ec)) return config::load_plan_file(ref);
+  for (const char* ext : {".yaml", ".yml"}) {
+    fs::path p = fs::path(ctx.workspace.plans_dir) / (ref + ext);
+    if (fs::is_regular_file(p, ec)) return config::load_plan_file(p.string());
+  }
+  auto store = state::open_sqlite_state(ctx.workspace.state_path);
+  if (store && fs::exists(ctx.workspace.state_path)) {
+    auto rec = (*store)->get_plan(ref);
+    if (rec && *rec) return config::parse_plan((*rec)->spec_yaml, fmt::format("plan '{}' (stored)", ref));
+  }
+  return fail(ErrorKind::invalid_input,
+              fmt::format("plan '{}' not found: expected a plan file, a file in {}, or the name of "
+                          "a plan that has run before",
+                          ref, ctx.workspace.plans_dir));
+}
+
+Result<void> check_plan(const Context& ctx, const config::PlanDef& plan) {
+  auto bad = [&](std::string msg) {
+    return fail(ErrorKind::invalid_input, fmt::format("{}: {}", plan.source, msg));
+  };
+  const config::ProviderDef* p = ctx.catalog.find(plan.provider);
+  if (p == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& [n, _] : ctx.catalog.providers) names.push_back(n);
+    std::string hint = config::closest_match(plan.provider, names);
+    return bad(fmt::format("provider: value '{}' is not valid: expected one of {}{}", plan.provider,
+                           fmt::join(names, ", "),
+                           hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
+  const config::EndpointDef* ep = p->endpoint(plan.endpoint);
+  if (ep == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& [n, _] : p->endpoints) names.push_back(n);
+    return bad(fmt::format("endpoint: value '{}' is not valid: expected an endpoint of {} ({})",
+                           plan.endpoint, p->name, fmt::join(names, ", ")));
+  }
+  if (!ep->symbol_param.empty() && plan.universe.symbols.empty() &&
+      plan.universe.from_endpoint.empty())
+    return bad(fmt::format("universe: endpoint {} takes a symbol ({}); expected universe.symbols "
+                           "or universe.from",
+                           ep->name, ep->symbol_param));
+  if (!plan.universe.from_endpoint.empty()) {
+    const config::EndpointDef* u = p->endpoint(plan.universe.from_endpoint);
+    if (u == nullptr || !u->universe)
+      return bad(fmt::format("universe.from: value '{}' is not valid: expected an endpoint of {} "
+                             "that lists symbols (has a 'universe' section)",
+                             plan.universe.from_endpoint, p->name));
+  }
+  if (plan.sink.kind != "duckdb" && plan.sink.kind != "parquet" && plan.sink.kind != "csv")
+    return bad(fmt::format("sink.kind: value '{}' is not valid: expected duckdb, parquet or csv",
+                           plan.sink.kind));
+  for (const auto& col : plan.sink.partition_by) {
+    const bool is_col = std::any_of(ep->columns.begin(), ep->columns.end(),
+                                    [&](const auto& c) { return c.name == col; });
+    if (!is_col && !(col == "year" && !ep->time_column.empty()))
+      return bad(fmt::format("sink.partition_by: value '{}' is not valid: expected a column of "
+                             "{}, or year",
+                             col, ep->name));
+  }
+  for (const auto& [k, _] : plan.params)
+    if (ep->param(k) == nullptr)
+      return bad(fmt::format("params: '{}' is not a parameter of endpoint {}", k, ep->name));
+  return {};
+}
+
+}  // namespace finsync::app

@@ -1,0 +1,32 @@
+#pragma once
+// What every command loads first: the workspace and the provider catalog.
+#include <string>
+
+#include "app/exit_codes.hpp"
+#include "config/catalog.hpp"
+#include "config/plan_def.hpp"
+#include "config/workspace.hpp"
+#include "state/state_store.hpp"
+
+namespace finsync::app {
+
+struct GlobalOptions {
+  std::string workspace;
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+struct Context {
+  config::WorkspaceDef workspace;
+  config::Catalog catalog;
+};
+
+// Prints the error and returns the exit code on failure.
+int load_context(const GlobalOptions& g, Context& ctx);
+// A plan file path, or the name of a plan in plans_dir or in the state store.
+Result<config::PlanDef> resolve_plan(const Context& ctx, const std::string& ref);
+// Checks a plan against the catalog without touching the network or the environment.
+Result<void> check_plan(const Context& ctx, const config::PlanDef& plan);
+int exit_code_for(const Error& e);
+
+}  // namespace finsync::app

@@ -1,0 +1,388 @@
+#include "engine/backfill.hpp"
+
+#include <deque>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/dates.hpp"
+#include "engine/blocking.hpp"
+#include "engine/metadata.hpp"
+#include "plan/planner.hpp"
+
+namespace finsync::engine {
+
+namespace asio = boost::asio;
+using state::Task;
+using state::TaskState;
+
+std::string plan_fingerprint(const config::PlanDef& p) {
+  return fmt::format("provider={};endpoint={};sink={};path={};table={};mode={}", p.provider,
+                     p.endpoint, p.sink.kind, p.sink.path.text, p.sink.table, p.sink.mode);
+}
+
+namespace {
+
+std::string run_id_for(const std::string& plan, TimePoint t) {
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  return fmt::format("{}@{}", plan, us);
+}
+
+// Shared state of one run; lives in run_backfill's frame while its workers run.
+struct RunState {
+  BackfillDeps& deps;
+  const BackfillOptions& options;
+  plan::TradingCalendar calendar;
+  std::deque<Task> queue;
+  state::RunRecord run;
+  Progress progress;
+  Outcome outcome = Outcome::done;
+  std::string message;
+  int active_workers = 0;
+
+  // The first fatal condition wins; every worker stops taking tasks.
+  void stop_with(Outcome o, std::string why) {
+    if (outcome == Outcome::done || outcome == Outcome::failed_tasks) {
+      outcome = o;
+      message = std::move(why);
+    }
+    deps.stopping = true;
+  }
+};
+
+asio::awaitable<Result<void>> save_task(RunState& rs, const Task& task) {
+  auto job = [&rs, &task]() { return rs.deps.store.update_task(task); };
+  Result<void> r = co_await run_blocking(rs.deps.store_thread, job);
+  co_return r;
+}
+
+// Lands one task's rows: write + commit in one job on the store thread; the sink's commit calls
+// persist, the only path by which the task's checkpoint reaches the state store.
+asio::awaitable<Result<void>> land(RunState& rs, const RecordBatch& batch, Task& done) {
+  sink::Checkpoint cp;
+  cp.task_id = done.id;
+  cp.window = fmt::format("{}-{}", dates::format(done.start_day, "%Y%m%d"),
+                          dates::format(done.end_day, "%Y%m%d"));
+  cp.rows = int64_t(batch.num_rows());
+  cp.bytes = done.bytes;
+  state::StateStore& store = rs.deps.store;
+  cp.persist = [&store, &done]() { return store.update_task(done); };
+  sink::Sink& sink = rs.deps.sink;
+  auto job = [&sink, &batch, &cp]() -> Result<void> {
+    if (batch.num_rows() > 0) {
+      auto w = sink.write(batch);
+      if (!w) {
+        (void)sink.rollback();
+        return w;
+      }
+    }
+    return sink.commit(cp);
+  };
+  Result<void> r = co_await run_blocking(rs.deps.store_thread, job);
+  co_return r;
+}
+
+void report_progress(RunState& rs) {
+  rs.progress.requests = rs.deps.fetcher.counters().requests;
+  if (rs.options.on_progress) rs.options.on_progress(rs.progress);
+}
+
+asio::awaitable<void> run_task(RunState& rs, Task task) {
+  BackfillDeps& d = rs.deps;
+  task.state = TaskState::running;
+  task.attempts += 1;
+  task.run_id = rs.run.id;
+  if (auto s = co_await save_task(rs, task); !s) {
+    rs.stop_with(Outcome::internal, s.error().message);
+    co_return;
+  }
+  const std::string symbol = plan::task_symbol(task);
+  provider::Params params =
+      provider::task_params(d.endpoint, d.plan.params, symbol, task.start_day, task.end_day);
+  const auto t0 = std::chrono::steady_clock::now();
+  Result<FetchResult> r = co_await d.fetcher.fetch(d.endpoint, std::move(params));
+  task.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - t0)
+                         .count();
+  if (!r) {
+    const Error& e = r.error();
+    task.last_error = e.message;
+    switch (e.kind) {
+      case ErrorKind::cancelled: task.state = TaskState::pending; break;
+      case ErrorKind::auth:
+        task.state = TaskState::failed;
+        rs.stop_with(Outcome::auth, e.message);
+        break;
+      case ErrorKind::unreachable:
+        task.state = TaskState::failed;
+        rs.stop_with(Outcome::unreachable, e.message);
+        break;
+      case ErrorKind::quota_exhausted:
+        task.state = TaskState::parked;
+        task.resume_at = e.retry_at;
+        rs.stop_with(Outcome::parked, e.message);
+        break;
+      default:
+        task.state = TaskState::dead;
+        ++rs.run.tasks_dead;
+        ++rs.progress.tasks_done;
+        spdlog::error("task {} failed: {}", task.id, e.message);
+        if (rs.outcome == Outcome::done) rs.outcome = Outcome::failed_tasks;
+        break;
+    }
+    if (auto s = co_await save_task(rs, task); !s) rs.stop_with(Outcome::internal, s.error().message);
+    co_return;
+  }
+  task.requests += r->requests;
+  const RecordBatch& batch = r->page.batch;
+  const int64_t cap = d.endpoint.max_rows_per_request;
+  if (cap > 0 && int64_t(batch.num_rows()) >= cap) {
+    // A full page means the provider may have cut the answer silently: never land it; fetch
+    // the window again in two halves.
+    auto halves = plan::split_in_half(task, rs.calendar);
+    if (!halves) {
+      task.state = TaskState::dead;
+      task.last_error = halves.error().message;
+      ++rs.run.tasks_dead;
+      if (rs.outcome == Outcome::done) rs.outcome = Outcome::failed_tasks;
+      co_await save_task(rs, task);
+      co_return;
+    }
+    task.state = TaskState::split;
+    spdlog::info("task {}: {} rows hit the cap of {}; splitting into {} and {}", task.id,
+                 batch.num_rows(), cap, (*halves)[0].id, (*halves)[1].id);
+    std::vector<Task> children = *halves;
+    auto job = [&d, &task, &children]() { return d.store.split_task(task, children); };
+    Result<void> s = co_await run_blocking(d.store_thread, job);
+    if (!s) {
+      rs.stop_with(Outcome::internal, s.error().message);
+      co_return;
+    }
+    ++rs.run.tasks_split;
+    ++rs.progress.tasks_done;
+    rs.progress.tasks_total += 2;
+    for (auto it = children.rbegin(); it != children.rend(); ++it) rs.queue.push_front(*it);
+    co_return;
+  }
+  task.state = TaskState::succeeded;
+  task.rows = int64_t(batch.num_rows());
+  task.bytes = r->bytes;
+  task.last_error.clear();
+  Result<void> landed = co_await land(rs, batch, task);
+  if (!landed) {
+    rs.stop_with(Outcome::internal, fmt::format("landing task {} failed: {}", task.id,
+                                                landed.error().message));
+    co_return;
+  }
+  ++rs.run.tasks_succeeded;
+  rs.run.rows += task.rows;
+  rs.run.bytes += task.bytes;
+  rs.progress.rows += task.rows;
+  ++rs.progress.tasks_done;
+}
+
+asio::awaitable<void> worker(RunState& rs, asio::steady_timer& all_done) {
+  while (!rs.deps.stopping && !rs.queue.empty()) {
+    Task task = std::move(rs.queue.front());
+    rs.queue.pop_front();
+    co_await run_task(rs, std::move(task));
+    report_progress(rs);
+  }
+  if (--rs.active_workers == 0) all_done.cancel();
+}
+
+}  // namespace
+
+asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions options) {
+  RunState rs{deps, options, {}, {}, {}, {}, Outcome::done, "", 0};
+  BackfillResult result;
+  const config::PlanDef& plan = deps.plan;
+  rs.run.id = run_id_for(plan.name, deps.clock.now());
+  rs.run.plan = plan.name;
+  rs.run.started_at = deps.clock.now();
+  auto finish = [&](Outcome o, std::string msg) {
+    result.outcome = o;
+    result.message = std::move(msg);
+  };
+
+  // 1. The plan record: identity, fingerprint check, stored universe.
+  auto existing_job = [&deps, &plan]() { return deps.store.get_plan(plan.name); };
+  Result<std::optional<state::PlanRecord>> existing =
+      co_await run_blocking(deps.store_thread, existing_job);
+  if (!existing) {
+    finish(Outcome::internal, existing.error().message);
+    co_return result;
+  }
+  state::PlanRecord record;
+  const std::string fingerprint = plan_fingerprint(plan);
+  if (*existing) {
+    record = **existing;
+    if (record.fingerprint != fingerprint && !options.replan) {
+      finish(Outcome::invalid,
+             fmt::format("plan '{}' changed what it lands ({} -> {}); this would mix data of two "
+                         "definitions. Run again with --replan to re-plan it from scratch",
+                         plan.name, record.fingerprint, fingerprint));
+      co_return result;
+    }
+  } else {
+    record.name = plan.name;
+    record.created_at = deps.clock.now();
+  }
+  const bool replanning = *existing && record.fingerprint != fingerprint;
+  record.spec_yaml = plan.text;
+  record.fingerprint = fingerprint;
+  record.updated_at = deps.clock.now();
+  if (replanning) record.universe_json.clear();
+
+  rs.run.status = "running";
+  auto put_run_job = [&deps, &rs]() { return deps.store.put_run(rs.run); };
+
+  // 2. Metadata: universe (once per plan, stored) and the trading calendar.
+  std::vector<plan::Symbol> symbols;
+  const bool universe_changed = record.universe_json.empty() ||
+                                (*existing && (*existing)->spec_yaml != plan.text);
+  if (!universe_changed) {
+    auto u = universe_from_json(record.universe_json);
+    if (!u) {
+      finish(Outcome::internal, u.error().message);
+      co_return result;
+    }
+    symbols = std::move(*u);
+  } else {
+    Result<std::vector<plan::Symbol>> u = co_await resolve_universe(deps.fetcher, plan.universe);
+    if (!u) {
+      finish(u.error().kind == ErrorKind::auth          ? Outcome::auth
+             : u.error().kind == ErrorKind::unreachable ? Outcome::unreachable
+                                                        : Outcome::internal,
+             u.error().message);
+      co_return result;
+    }
+    // A resolved universe only grows: names already planned keep their tasks.
+    if (!record.universe_json.empty()) {
+      auto old = universe_from_json(record.universe_json);
+      if (old && plan.universe.from_endpoint.empty() == false) {
+        for (auto& s : *old)
+          if (std::none_of(u->begin(), u->end(), [&](const auto& x) { return x.code == s.code; }))
+            u->push_back(s);
+      }
+    }
+    symbols = std::move(*u);
+    record.universe_json = universe_to_json(symbols);
+  }
+  Result<plan::TradingCalendar> cal =
+      co_await fetch_calendar(deps.fetcher, plan.start_day, plan.end_day);
+  if (!cal) {
+    finish(cal.error().kind == ErrorKind::auth          ? Outcome::auth
+           : cal.error().kind == ErrorKind::unreachable ? Outcome::unreachable
+                                                        : Outcome::internal,
+           cal.error().message);
+    co_return result;
+  }
+  rs.calendar = std::move(*cal);
+
+  // 3. Plan what is not covered yet, recover tasks landed but not checkpointed, and queue.
+  auto prepare = [&]() -> Result<std::vector<Task>> {
+    if (auto p = deps.store.put_plan(record); !p) return fail(p.error());
+    if (auto r = deps.store.put_run(rs.run); !r) return fail(r.error());
+    auto tasks = deps.store.list_tasks(plan.name);
+    if (!tasks) return tasks;
+    if (replanning) tasks->clear();
+    plan::PlanInput in;
+    in.plan = plan.name;
+    in.symbol_param = deps.endpoint.symbol_param;
+    in.symbols = symbols;
+    in.start_day = plan.start_day;
+    in.end_day = plan.end_day;
+    in.max_rows = deps.endpoint.max_rows_per_request;
+    in.window = plan.split_window.empty() ? deps.endpoint.split_window : plan.split_window;
+    in.calendar = &rs.calendar;
+    std::vector<Task> fresh = plan::plan_tasks(in, *tasks);
+    if (auto n = deps.store.add_tasks(fresh); !n) return fail(n.error());
+    else if (*n > 0) spdlog::info("planned {} new tasks", *n);
+    if (auto n = deps.store.reset_running(plan.name); !n) return fail(n.error());
+    auto landed = deps.sink.landed_tasks(plan.name);
+    if (!landed) return fail(landed.error());
+    auto all = deps.store.list_tasks(plan.name);
+    if (!all) return all;
+    for (auto& t : *all) {
+      if (t.state != TaskState::succeeded && t.state != TaskState::split && landed->count(t.id)) {
+        // The sink committed this task but the process died before its checkpoint.
+        t.state = TaskState::succeeded;
+        t.last_error = "recovered from the sink's landed marker";
+        if (auto u = deps.store.update_task(t); !u) return fail(u.error());
+      }
+    }
+    return all;
+  };
+  Result<std::vector<Task>> all = co_await run_blocking(deps.store_thread, prepare);
+  if (!all) {
+    finish(Outcome::internal, all.error().message);
+    co_return result;
+  }
+  const TimePoint now = deps.clock.now();
+  for (auto& t : *all) {
+    if (t.state == TaskState::split) continue;
+    ++rs.run.tasks_total;
+    const bool runnable = t.state == TaskState::pending || t.state == TaskState::failed ||
+                          (t.state == TaskState::parked && (!t.resume_at || *t.resume_at <= now));
+    if (runnable)
+      rs.queue.push_back(std::move(t));
+    else
+      ++rs.run.tasks_skipped;
+  }
+  rs.progress.tasks_total = rs.run.tasks_total;
+  rs.progress.tasks_done = rs.run.tasks_skipped;
+  spdlog::info("plan {}: {} tasks, {} already done, {} to run", plan.name, rs.run.tasks_total,
+               rs.run.tasks_skipped, rs.queue.size());
+  report_progress(rs);
+
+  // 4. Workers.
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+  const int n = std::max(1, options.concurrency);
+  rs.active_workers = n;
+  for (int i = 0; i < n; ++i)
+    asio::co_spawn(ex, worker(rs, all_done), [](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);
+    });
+  boost::system::error_code ec;
+  co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+
+  // 5. Bring derived outputs up to date and close the run.
+  auto close_job = [&deps]() { return deps.sink.close(); };
+  Result<sink::SinkStats> closed = co_await run_blocking(deps.store_thread, close_job);
+  if (!closed) rs.stop_with(Outcome::internal, closed.error().message);
+  else result.sink_stats = *closed;
+
+  const FetchCounters& c = deps.fetcher.counters();
+  rs.run.requests = c.requests;
+  rs.run.retries = c.retries;
+  rs.run.rate_limited = c.rate_limited;
+  rs.run.finished_at = deps.clock.now();
+  if (rs.outcome == Outcome::done && deps.stopping) {
+    rs.outcome = Outcome::interrupted;
+    rs.message = "interrupted; progress is saved and the next run resumes";
+  }
+  switch (rs.outcome) {
+    case Outcome::done: rs.run.status = "succeeded"; break;
+    case Outcome::failed_tasks: rs.run.status = "failed"; break;
+    case Outcome::parked: rs.run.status = "parked"; break;
+    case Outcome::interrupted: rs.run.status = "interrupted"; break;
+    default: rs.run.status = "failed"; break;
+  }
+  rs.run.error = rs.message;
+  Result<void> saved = co_await run_blocking(deps.store_thread, put_run_job);
+  if (!saved && rs.outcome == Outcome::done) rs.stop_with(Outcome::internal, saved.error().message);
+  result.outcome = rs.outcome;
+  result.message = rs.message;
+  result.run = rs.run;
+  co_return result;
+}
+
+}  // namespace finsync::engine

@@ -39,8 +39,8 @@ struct HttpOptions {
   // A transfer slower than low_speed_bytes/s for low_speed_time is aborted.
   long low_speed_bytes = 1;
   std::chrono::seconds low_speed_time{30};
-  std::string ca_file;      // extra CA bundle; empty = system store
-  bool verify_tls = true;   // off only by explicit configuration
+  std::string ca_file;     // PEM CA bundle used INSTEAD of the system store; empty = system store
+  bool verify_tls = true;  // off only by explicit configuration
   long max_connections = 16;
   std::string user_agent = "finsync/0.1";
 };
@@ -52,9 +52,14 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Transport failures map to ErrorKind: refused/DNS/connect timeout/TLS -> unreachable,
-  // dropped or truncated responses and total timeouts -> transient. HTTP status codes are not
-  // errors here: the caller classifies them.
+  // Transport failures map to ErrorKind: refused/DNS/connect timeout/TLS, and timeouts before
+  // any byte of response arrived (a server that accepts and never answers) -> unreachable;
+  // dropped or truncated responses and timeouts part-way through a response -> transient;
+  // malformed requests -> invalid_input; client destroyed or the awaiting operation cancelled
+  // (Asio cancellation slot) -> cancelled. HTTP status codes are not errors here: the caller
+  // classifies them. See docs/http.md.
+  // Must be called and awaited on the io_context's (single) thread; the client is not
+  // thread-safe. The io_context must outlive the client.
   boost::asio::awaitable<Result<HttpResponse>> send(HttpRequest request);
 
  private:

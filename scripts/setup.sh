@@ -78,7 +78,7 @@ install_duckdb
 if [[ "${FINSYNC_SETUP_NO_BUILD:-0}" != 1 ]]; then
   log "building release preset"
   cmake --preset release >/dev/null
-  cmake --build --preset release
+  cmake --build --preset release --target finsync finsync-emulator
   mkdir -p bin
   ln -sf ../build/release/finsync bin/finsync
   ln -sf ../build/release/finsync-emulator bin/finsync-emulator

@@ -26,15 +26,18 @@ class RestProvider final : public Provider {
     vars.values["endpoint"] = ep.api_name;
     vars.values["auth"] = token_;
     std::string fields;
-    for (const auto& c : ep.columns) fields += (fields.empty() ? "" : ",") + c.name;
+    for (const auto& c : ep.columns) {
+      if (!fields.empty()) fields += ',';
+      fields += c.name;
+    }
     vars.values["fields"] = fields;
-    vars.params_json = "{";
+    vars.params_json.push_back('{');
     for (size_t i = 0; i < params.size(); ++i) {
       vars.values[params[i].first] = params[i].second;
       vars.params_json += fmt::format("{}\"{}\":\"{}\"", i ? "," : "", json_escape(params[i].first),
                                       json_escape(params[i].second));
     }
-    vars.params_json += "}";
+    vars.params_json.push_back('}');
 
     net::HttpRequest req;
     req.method = ep.request.method;

@@ -1,0 +1,90 @@
+# Shared helpers for integration tests: each test is a bash script run by ctest with
+# FINSYNC, EMULATOR and DUCKDB_READ pointing at the binaries under test.
+set -euo pipefail
+
+: "${FINSYNC:?FINSYNC must point at the finsync binary}"
+: "${EMULATOR:?EMULATOR must point at finsync-emulator}"
+: "${DUCKDB_READ:?DUCKDB_READ must point at the duckdb_read tool}"
+
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/finsync-it-${TEST_NAME}.XXXXXX")
+EMU_PIDS=()
+TOKEN="it-token-$RANDOM-$RANDOM-secret"
+
+cleanup() {
+  local rc=$?
+  for pid in "${EMU_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${EMU_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $rc -eq 0 && -z "${KEEP_WORK:-}" ]]; then rm -rf "$WORK"; else echo "work dir kept: $WORK" >&2; fi
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL [$TEST_NAME]: $*" >&2
+  exit 1
+}
+
+assert_eq() {  # expected actual what
+  [[ "$1" == "$2" ]] || fail "$3: expected '$1', got '$2'"
+}
+
+# start_emulator NAME [emulator serve options...]: sets ${NAME}_PORT and ${NAME}_AUDIT.
+start_emulator() {
+  local name=$1
+  shift
+  local port_file="$WORK/$name.port" audit="$WORK/$name.audit.jsonl"
+  "$EMULATOR" serve --personality tushare --port 0 --port-file "$port_file" --token "$TOKEN" \
+    --audit-log "$audit" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
+  EMU_PIDS+=($!)
+  for _ in $(seq 1 200); do
+    [[ -s "$port_file" ]] && break
+    sleep 0.05
+  done
+  [[ -s "$port_file" ]] || fail "emulator $name did not start: $(cat "$WORK/$name.stderr")"
+  printf -v "${name}_PORT" '%s' "$(cat "$port_file")"
+  printf -v "${name}_AUDIT" '%s' "$audit"
+}
+
+# new_workspace DIR: a workspace with short timeouts and fast retries.
+new_workspace() {
+  local dir=$1
+  mkdir -p "$dir/plans" "$dir/providers"
+  cat >"$dir/finsync.yaml" <<YAML
+data_dir: data
+state: { kind: sqlite, path: state/state.db }
+defaults: { concurrency: 4, max_attempts: 6, backoff_initial: 20ms, backoff_max: 200ms }
+http: { connect_timeout: 2s, timeout: ${HTTP_TIMEOUT:-10s} }
+YAML
+}
+
+# write_plan FILE NAME SINK_KIND START END [extra YAML lines]
+write_plan() {
+  local file=$1 name=$2 kind=$3 start=$4 end=$5
+  shift 5
+  {
+    echo "name: $name"
+    echo "provider: tushare"
+    echo "endpoint: daily"
+    echo "universe: { from: stock_basic }"
+    echo "range: { start: $start, end: $end }"
+    if [[ $kind == duckdb ]]; then
+      echo "sink: { kind: duckdb, table: ${name//-/_} }"
+    else
+      echo "sink: { kind: $kind, path: $name, table: ${name//-/_}, partition_by: [ts_code, year] }"
+    fi
+    for line in "$@"; do echo "$line"; done
+  } >"$file"
+}
+
+# The canonical CSV of landed rows, as the emulator's truth prints it, from any DuckDB source.
+CANON_COLS="ts_code, strftime(trade_date, '%Y-%m-%d') AS trade_date, printf('%.2f', open) AS open,
+  printf('%.2f', high) AS high, printf('%.2f', low) AS low, printf('%.2f', close) AS close,
+  printf('%.2f', pre_close) AS pre_close, printf('%.2f', change) AS change,
+  printf('%.2f', pct_chg) AS pct_chg, printf('%.2f', vol) AS vol, printf('%.2f', amount) AS amount"
+
+canonical_from() {  # DB_FILE_OR_:memory: FROM_CLAUSE
+  "$DUCKDB_READ" "$1" "SELECT $CANON_COLS FROM $2 ORDER BY ts_code, trade_date"
+}
+
+# count_lines FILE PATTERN
+count_matching() { grep -c -- "$2" "$1" || true; }

@@ -25,7 +25,7 @@ const std::regex& url_password() {
 }
 const std::regex& keyed_value() {
   static const std::regex re(
-      R"re((["']?(?:token|api[_-]?key|apikey|access[_-]?token|password|passwd|secret)["']?\s*[=:]\s*["']?)([^"'&\s,}]+))re",
+      R"re(((?:^|[^A-Za-z0-9_])["']?(?:token|api[_-]?key|apikey|access[_-]?token|password|passwd|secret)["']?\s*[=:]\s*["']?)([^"'&\s,}]+))re",
       std::regex::icase);
   return re;
 }

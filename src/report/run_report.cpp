@@ -75,14 +75,14 @@ std::string to_table(const state::RunRecord& r) {
 
 namespace {
 
-nlohmann::json run_json(const state::RunRecord& r) {
-  nlohmann::json j = {
+nlohmann::ordered_json run_json(const state::RunRecord& r) {
+  nlohmann::ordered_json j = {
       {"id", r.id},
       {"plan", r.plan},
       {"kind", r.kind},
       {"status", r.status},
       {"started_at", iso_time(r.started_at)},
-      {"finished_at", r.finished_at ? nlohmann::json(iso_time(*r.finished_at)) : nlohmann::json()},
+      {"finished_at", r.finished_at ? nlohmann::ordered_json(iso_time(*r.finished_at)) : nlohmann::ordered_json()},
       {"wall_seconds", wall_seconds(r)},
       {"tasks",
        {{"total", r.tasks_total},
@@ -97,7 +97,7 @@ nlohmann::json run_json(const state::RunRecord& r) {
       {"requests", r.requests},
       {"retries", r.retries},
       {"rate_limited", r.rate_limited},
-      {"error", r.error.empty() ? nlohmann::json() : nlohmann::json(secrets::mask(r.error))},
+      {"error", r.error.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(secrets::mask(r.error))},
   };
   return j;
 }
@@ -107,7 +107,7 @@ nlohmann::json run_json(const state::RunRecord& r) {
 std::string to_json(const state::RunRecord& r) { return run_json(r).dump(2); }
 
 std::string runs_to_json(const std::vector<state::RunRecord>& runs) {
-  nlohmann::json arr = nlohmann::json::array();
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
   for (const auto& r : runs) arr.push_back(run_json(r));
   return arr.dump(2);
 }

@@ -5,6 +5,7 @@ set -euo pipefail
 : "${FINSYNC:?FINSYNC must point at the finsync binary}"
 : "${EMULATOR:?EMULATOR must point at finsync-emulator}"
 : "${DUCKDB_READ:?DUCKDB_READ must point at the duckdb_read tool}"
+: "${SOURCE_DIR:?SOURCE_DIR must point at the source tree}"
 
 TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "/tmp/finsync-it-${TEST_NAME}.XXXXXX")

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Smoke test of finsync-emulator (tools/emulator, docs/emulator.md).
+# usage: emulator_smoke.sh PATH/TO/finsync-emulator
+# Needs only bash, curl, awk, sed and sort. Servers run on 127.0.0.1 with --port 0 and are
+# stopped by their pid when the script exits.
+set -euo pipefail
+
+EMU=${1:?usage: emulator_smoke.sh PATH/TO/finsync-emulator}
+TOKEN="smoke-Secret-t0ken-$$"
+# The server writes one audit line per request before answering it, so when curl has the
+# answer, the line is there.
+
+fail() {
+  echo "emulator_smoke: FAIL: $*" >&2
+  exit 1
+}
+trap 'echo "emulator_smoke: FAIL: command failed at line $LINENO" >&2' ERR
+
+[[ -x $EMU ]] || fail "not an executable: $EMU"
+command -v curl >/dev/null || fail "curl is required"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/emulator_smoke.XXXXXX")
+pids=()
+names=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# stop_servers: SIGTERM every server; each must exit 0 with nothing from a sanitizer on stderr.
+stop_servers() {
+  local i pid name status
+  for i in "${!pids[@]}"; do
+    pid=${pids[$i]}
+    name=${names[$i]}
+    kill "$pid" 2>/dev/null || true
+    status=0
+    wait "$pid" || status=$?
+    [[ $status == 0 ]] || fail "server '$name' exited with status $status: $(cat "$work/$name.err")"
+    if grep -qE 'Sanitizer|runtime error' "$work/$name.err"; then
+      fail "server '$name' stderr: $(cat "$work/$name.err")"
+    fi
+  done
+  pids=()
+  names=()
+}
+
+# start_server NAME [serve options...]: sets PORT; the audit log is $work/NAME.audit.
+start_server() {
+  local name=$1
+  shift
+  "$EMU" serve --port 0 --port-file "$work/$name.port" --audit-log "$work/$name.audit" \
+    --token "$TOKEN" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  local pid=$!
+  pids+=("$pid")
+  names+=("$name")
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [[ -s $work/$name.port ]] && break
+    kill -0 "$pid" 2>/dev/null || fail "server '$name' exited early: $(cat "$work/$name.err")"
+    sleep 0.05
+  done
+  [[ -s $work/$name.port ]] || fail "server '$name' wrote no port file within 10 s"
+  PORT=$(<"$work/$name.port")
+  [[ $PORT =~ ^[0-9]+$ ]] || fail "bad port file content: '$PORT'"
+  grep -q "^finsync-emulator listening on http://127.0.0.1:$PORT\$" "$work/$name.out" ||
+    fail "no 'listening on' line for port $PORT"
+}
+
+# post PORT JSON: prints the response body.
+post() {
+  curl -sS --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary "$2" \
+    "http://127.0.0.1:$1/"
+}
+
+# items_to_csv: a daily JSON answer on stdin -> CSV rows as `truth` prints them (unordered).
+items_to_csv() {
+  sed -e 's/.*"items":\[\[//' -e 's/\]\],"has_more".*//' -e 's/\],\[/\n/g' |
+    sed -e 's/"//g' -E -e 's/^([^,]*),([0-9]{4})([0-9]{2})([0-9]{2}),/\1,\2-\3-\4,/'
+}
+
+audit_lines() { awk 'END { print NR }' "$1"; }
+
+# --- server A: no limits -----------------------------------------------------------------
+start_server a --seed 7 --symbols 50
+A=$PORT
+requests_a=0
+
+# 1. A bad token gives 40101.
+body=$(post "$A" '{"api_name":"daily","token":"wrong","params":{"ts_code":"000001.SZ"},"fields":""}')
+requests_a=$((requests_a + 1))
+[[ $body == *'"code":40101'* && $body == *'"data":null'* ]] || fail "bad token: $body"
+[[ $body == *'您的token不对，请确认。'* ]] || fail "bad token message: $body"
+
+# 2. Malformed JSON is answered, not fatal.
+body=$(post "$A" '{"api_name": "daily", "token": ')
+requests_a=$((requests_a + 1))
+[[ $body == *'"code":-1'* ]] || fail "malformed JSON: $body"
+
+# 3. daily for one code matches `truth` row for row.
+code=$("$EMU" truth --seed 7 --symbols 50 --api stock_basic --list-status L |
+  awk -F, 'NR == 2 { print $1 }')
+[[ -n $code ]] || fail "truth stock_basic gave no listed stock"
+req=$(printf '{"api_name":"daily","token":"%s","params":{"ts_code":"%s","start_date":"20230101","end_date":"20231231"},"fields":""}' "$TOKEN" "$code")
+body=$(post "$A" "$req")
+requests_a=$((requests_a + 1))
+[[ $body == *'"code":0'* ]] || fail "daily failed: ${body:0:300}"
+truth=$("$EMU" truth --seed 7 --symbols 50 --api daily --ts-code "$code" --start 20230101 --end 20231231)
+expected_header="ts_code,trade_date,open,high,low,close,pre_close,change,pct_chg,vol,amount"
+[[ $(head -n 1 <<<"$truth") == "$expected_header" ]] || fail "truth header: $(head -n 1 <<<"$truth")"
+truth_rows=$(tail -n +2 <<<"$truth" | awk 'END { print NR }')
+api_rows=$(items_to_csv <<<"$body" | awk -F, -v c="$code" '$1 == c { n++ } END { print n + 0 }')
+((truth_rows > 100)) || fail "too few truth rows for $code in 2023: $truth_rows"
+[[ $api_rows == "$truth_rows" ]] || fail "daily row count: api $api_rows, truth $truth_rows"
+api_csv=$(items_to_csv <<<"$body" | LC_ALL=C sort)
+truth_csv=$(tail -n +2 <<<"$truth" | LC_ALL=C sort)
+[[ $api_csv == "$truth_csv" ]] || fail "daily rows differ from truth for $code"
+# One row by value: the latest day of 2023 comes first in the API (descending dates).
+first_api=$(items_to_csv <<<"$body" | awk 'NR == 1')
+last_truth=$(tail -n 1 <<<"$truth")
+[[ $first_api == "$last_truth" ]] || fail "first API row '$first_api' != last truth row '$last_truth'"
+awk -F, -v row="$last_truth" 'BEGIN {
+  split(row, f, ",")
+  if (!(f[5] + 0 <= f[3] + 0 && f[5] + 0 <= f[6] + 0 && f[4] + 0 >= f[3] + 0 && f[4] + 0 >= f[6] + 0 && f[5] + 0 > 0.01)) exit 1
+  if (sprintf("%.2f", f[6] - f[7]) != f[8] && sprintf("%.2f", f[6] - f[7]) != "-" f[8]) exit 1
+}' || fail "inconsistent row: $last_truth"
+
+# 4. fields selects and orders columns; unknown names are ignored.
+req=$(printf '{"api_name":"trade_cal","token":"%s","params":{"start_date":"20240101","end_date":"20240103"},"fields":"cal_date,nonsense,is_open"}' "$TOKEN")
+body=$(post "$A" "$req")
+requests_a=$((requests_a + 1))
+[[ $body == *'"fields":["cal_date","is_open"],"items":[["20240103",1],["20240102",1],["20240101",0]]'* ]] ||
+  fail "trade_cal fields: $body"
+
+# --- server B: --per-minute 3 --------------------------------------------------------------
+start_server b --per-minute 3
+B=$PORT
+req=$(printf '{"api_name":"trade_cal","token":"%s","params":{"start_date":"20240101","end_date":"20240101"}}' "$TOKEN")
+for i in 1 2 3; do
+  body=$(post "$B" "$req")
+  [[ $body == *'"code":0'* ]] || fail "call $i under the minute limit: $body"
+done
+body=$(post "$B" "$req")
+minute_msg='抱歉，您每分钟最多访问该接口3次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。'
+[[ $body == *'"code":40203'* && $body == *"\"msg\":\"$minute_msg\""* ]] ||
+  fail "4th call should be rate limited: $body"
+# Limits are per api_name.
+req_other=$(printf '{"api_name":"stock_basic","token":"%s","params":{"ts_code":"000001.SZ"}}' "$TOKEN")
+body=$(post "$B" "$req_other")
+[[ $body == *'"code":0'* ]] || fail "another api_name must not be limited: ${body:0:300}"
+requests_b=5
+
+# --- audit logs ------------------------------------------------------------------------------
+[[ $(audit_lines "$work/a.audit") == "$requests_a" ]] ||
+  fail "audit log a: $(audit_lines "$work/a.audit") lines for $requests_a requests"
+[[ $(audit_lines "$work/b.audit") == "$requests_b" ]] ||
+  fail "audit log b: $(audit_lines "$work/b.audit") lines for $requests_b requests"
+for log in "$work/a.audit" "$work/b.audit"; do
+  if grep -qF "$TOKEN" "$log"; then fail "the token appears in $log"; fi
+done
+grep -q '"outcome":"auth","code":40101' "$work/a.audit" || fail "no auth line in audit log a"
+grep -q '"outcome":"bad_request"' "$work/a.audit" || fail "no bad_request line in audit log a"
+grep -q "\"api_name\":\"daily\",\"params\":{\"end_date\":\"20231231\",\"start_date\":\"20230101\",\"ts_code\":\"$code\"}.*\"outcome\":\"ok\",\"code\":0,\"http_status\":200,\"rows\":$truth_rows,\"capped\":false" \
+  "$work/a.audit" || fail "no ok line with $truth_rows rows in audit log a"
+[[ $(grep -c '"outcome":"rate_limited_minute","code":40203' "$work/b.audit" || true) == 1 ]] ||
+  fail "audit log b should have one rate_limited_minute line"
+awk -F'"seq":' '{ split($2, s, ","); if (s[1] != NR) exit 1 }' "$work/b.audit" ||
+  fail "audit log b: seq is not 1..n in order"
+
+stop_servers
+echo "emulator_smoke: ok"

@@ -351,8 +351,11 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     asio::co_spawn(ex, worker(rs, all_done), [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
     });
-  boost::system::error_code ec;
-  co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  // co_spawn may run a worker inline, so all of them can be done before the first wait.
+  while (rs.active_workers > 0) {
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
 
   // 5. Bring derived outputs up to date and close the run.
   auto close_job = [&deps]() { return deps.sink.close(); };

@@ -1,0 +1,624 @@
+// The duckdb sink: modes, landed markers, rollback, checkpoint ordering, schema checks and the
+// one-writer-process rule. Landed data is read back through a separate DuckDB instance.
+#include <duckdb.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sink/registry.hpp"
+#include "sink/staging_sink.hpp"
+
+extern char** environ;
+
+namespace finsync::sink {
+namespace {
+
+namespace fs = std::filesystem;
+
+// --- a helper process that holds a DuckDB file (see StoreHeldByAnotherProcess) -------------------
+// When the test binary is started with FINSYNC_SINK_TEST_HOLD_STORE set, it opens that store
+// before main(), reports "ready" (or "error: ...") in FINSYNC_SINK_TEST_HOLD_READY and sleeps.
+int hold_store_if_asked() {
+  const char* path = std::getenv("FINSYNC_SINK_TEST_HOLD_STORE");
+  const char* ready = std::getenv("FINSYNC_SINK_TEST_HOLD_READY");
+  if (!path || !ready) return 0;
+  duckdb_database db = nullptr;
+  duckdb_config cfg = nullptr;
+  duckdb_create_config(&cfg);
+  char* err = nullptr;
+  bool ok = duckdb_open_ext(path, &db, cfg, &err) == DuckDBSuccess;
+  std::string tmp = std::string(ready) + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << (ok ? std::string("ready") : "error: " + std::string(err ? err : "?"));
+  }
+  std::rename(tmp.c_str(), ready);
+  for (int i = 0; ok && i < 120; ++i) ::sleep(1);  // the parent kills us long before
+  ::_exit(0);
+}
+const int kHolder = hold_store_if_asked();
+
+void stop_holder(pid_t& pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  pid = -1;
+}
+
+struct Holder {
+  pid_t pid = -1;
+  std::string status;  // "ready" or "error: ..."
+  Holder() = default;
+  Holder(const Holder&) = delete;
+  Holder& operator=(const Holder&) = delete;
+  Holder(Holder&& o) noexcept : pid(o.pid), status(std::move(o.status)) { o.pid = -1; }
+  ~Holder() { stop_holder(pid); }
+};
+
+Holder spawn_holder(const std::string& store, const std::string& ready_file) {
+  Holder h;
+  std::string exe = fs::read_symlink("/proc/self/exe").string();
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back("FINSYNC_SINK_TEST_HOLD_STORE=" + store);
+  env_strings.push_back("FINSYNC_SINK_TEST_HOLD_READY=" + ready_file);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  char* argv[] = {exe.data(), nullptr};
+  if (posix_spawn(&h.pid, exe.c_str(), nullptr, nullptr, argv, envp.data()) != 0) return h;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream f(ready_file);
+    if (f) {
+      std::stringstream ss;
+      ss << f.rdbuf();
+      h.status = ss.str();
+      return h;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return h;
+}
+
+// --- helpers
+// --------------------------------------------------------------------------------------
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "finsync_sink_duckdb_XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& name) const { return (fs::path(path_) / name).string(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A separate DuckDB instance that attaches a store read-only: what another reader would see.
+std::vector<std::string> read_rows(const std::string& store, const std::string& sql) {
+  duckdb_database db = nullptr;
+  duckdb_connection con = nullptr;
+  EXPECT_EQ(duckdb_open(nullptr, &db), DuckDBSuccess);
+  duckdb_connect(db, &con);
+  std::vector<std::string> out;
+  duckdb_result res;
+  std::string attach = "ATTACH '" + store + "' AS s (READ_ONLY); USE s";
+  if (duckdb_query(con, attach.c_str(), &res) != DuckDBSuccess) {
+    ADD_FAILURE() << duckdb_result_error(&res);
+  } else {
+    duckdb_destroy_result(&res);
+    if (duckdb_query(con, sql.c_str(), &res) != DuckDBSuccess) {
+      ADD_FAILURE() << sql << ": " << duckdb_result_error(&res);
+    } else {
+      for (idx_t r = 0; r < duckdb_row_count(&res); ++r) {
+        std::string line;
+        for (idx_t c = 0; c < duckdb_column_count(&res); ++c) {
+          if (c) line += "|";
+          if (duckdb_value_is_null(&res, c, r)) {
+            line += "NULL";
+          } else {
+            char* v = duckdb_value_varchar(&res, c, r);
+            line += v;
+            duckdb_free(v);
+          }
+        }
+        out.push_back(line);
+      }
+    }
+  }
+  duckdb_destroy_result(&res);
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+  return out;
+}
+
+int days_from_civil(int y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int>(doe) - 719468;
+}
+
+Schema bars_schema() {
+  return Schema{{{"ts_code", DataType::string},
+                 {"trade_date", DataType::date},
+                 {"close", DataType::float64}}};
+}
+
+struct Bar {
+  std::string code;
+  int day;
+  std::optional<double> close;
+};
+
+RecordBatch bars(const std::vector<Bar>& rows) {
+  RecordBatch b(bars_schema());
+  for (const auto& r : rows) {
+    b.column(0).append_string(r.code);
+    b.column(1).append_int(r.day);
+    if (r.close) {
+      b.column(2).append_double(*r.close);
+    } else {
+      b.column(2).append_null();
+    }
+  }
+  return b;
+}
+
+TableSpec bars_table(WriteMode mode = WriteMode::upsert, std::string plan = "p1") {
+  TableSpec t;
+  t.plan = std::move(plan);
+  t.table = "daily";
+  t.schema = bars_schema();
+  t.primary_key = {"ts_code", "trade_date"};
+  t.time_column = "trade_date";
+  t.mode = mode;
+  return t;
+}
+
+Checkpoint cp(std::string task, int page = 0, std::function<Result<void>()> persist = {}) {
+  Checkpoint c;
+  c.task_id = std::move(task);
+  c.window = "20240101-20240131";
+  c.page = page;
+  c.persist = std::move(persist);
+  return c;
+}
+
+std::unique_ptr<Sink> make(const std::string& kind, const SinkContext& ctx,
+                           const std::string& path = "") {
+  SinkRegistry reg;
+  register_builtin_sinks(reg);
+  SinkSpec spec;
+  spec.kind = kind;
+  spec.path = path;
+  auto s = reg.create(spec, ctx);
+  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
+  return s ? std::move(*s) : nullptr;
+}
+
+const int D1 = days_from_civil(2024, 1, 2);
+const int D2 = days_from_civil(2024, 1, 3);
+const int D3 = days_from_civil(2024, 1, 4);
+
+const char* kSelect = "SELECT ts_code, trade_date, close FROM daily ORDER BY ts_code, trade_date";
+
+// --- tests
+// -----------------------------------------------------------------------------------------
+
+TEST(SinkDuckdb, UpsertKeepsOneRowPerKeyWithTheLastWrittenValues) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto s = make("duckdb", ctx);
+  ASSERT_TRUE(s->open(bars_table()));
+  ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}, {"A", D2, 2.0}, {"B", D1, 5.0}})));
+  ASSERT_TRUE(s->commit(cp("t1")));
+  // An overlapping task, with a re-fetched page inside it: the last written value of a key wins.
+  ASSERT_TRUE(s->write(bars({{"A", D2, 20.0}, {"A", D3, 30.0}})));
+  ASSERT_TRUE(s->write(bars({{"A", D3, 33.0}, {"B", D1, std::nullopt}})));
+  ASSERT_TRUE(s->commit(cp("t2")));
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect),
+            (std::vector<std::string>{"A|2024-01-02|1.0", "A|2024-01-03|20.0", "A|2024-01-04|33.0",
+                                      "B|2024-01-02|NULL"}));
+}
+
+TEST(SinkDuckdb, AppendKeepsEveryRow) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto s = make("duckdb", ctx);
+  ASSERT_TRUE(s->open(bars_table(WriteMode::append)));
+  ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}, {"A", D2, 2.0}})));
+  ASSERT_TRUE(s->commit(cp("t1")));
+  ASSERT_TRUE(s->write(bars({{"A", D2, 20.0}, {"A", D3, 30.0}})));
+  ASSERT_TRUE(s->commit(cp("t2")));
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect + std::string(", close")),
+            (std::vector<std::string>{"A|2024-01-02|1.0", "A|2024-01-03|2.0", "A|2024-01-03|20.0",
+                                      "A|2024-01-04|30.0"}));
+  EXPECT_EQ(read_rows(ctx.staging_path,
+                      "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'daily' AND "
+                      "constraint_type = 'PRIMARY KEY'"),
+            std::vector<std::string>{"0"});
+}
+
+TEST(SinkDuckdb, ReplaceKeepsOnlyTheNewRunsRows) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  {
+    auto s = make("duckdb", ctx);
+    ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+    ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}, {"B", D1, 2.0}})));
+    ASSERT_TRUE(s->commit(cp("old")));
+    ASSERT_TRUE(s->close());
+  }
+  auto s = make("duckdb", ctx);
+  ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+  ASSERT_TRUE(s->write(bars({{"C", D2, 3.0}})));
+  ASSERT_TRUE(s->commit(cp("new1")));
+  ASSERT_TRUE(s->write(bars({{"C", D3, 4.0}, {"C", D2, 3.5}})));  // later commits add, not replace
+  ASSERT_TRUE(s->commit(cp("new2")));
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect),
+            (std::vector<std::string>{"C|2024-01-03|3.5", "C|2024-01-04|4.0"}));
+}
+
+TEST(SinkDuckdb, LandedTasksListsMarkersAndRollbackDropsUncommittedRows) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto s = make("duckdb", ctx);
+  ASSERT_TRUE(s->open(bars_table()));
+  ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}})));
+  Checkpoint c1 = cp("t1", 0);
+  c1.window = "20240102-20240102";
+  ASSERT_TRUE(s->commit(c1));
+  ASSERT_TRUE(s->write(bars({{"A", D2, 99.0}, {"Z", D2, 99.0}})));
+  ASSERT_TRUE(s->rollback());
+  ASSERT_TRUE(s->write(bars({{"B", D3, 3.0}})));
+  ASSERT_TRUE(s->commit(cp("t2", 2)));
+  ASSERT_TRUE(s->commit(cp("t3", 0)));  // an empty page still lands its marker
+
+  auto landed = s->landed_tasks("p1");
+  ASSERT_TRUE(landed);
+  EXPECT_EQ(*landed, (std::set<std::string>{"t1", "t2", "t3"}));
+  auto other = s->landed_tasks("another-plan");
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->empty());
+  ASSERT_TRUE(s->health());
+  ASSERT_TRUE(s->close());
+
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect),
+            (std::vector<std::string>{"A|2024-01-02|1.0", "B|2024-01-04|3.0"}));
+  EXPECT_EQ(read_rows(ctx.staging_path,
+                      "SELECT plan, task_id, \"window\", page, \"rows\", landed_at IS NOT NULL "
+                      "FROM _finsync_landed ORDER BY task_id"),
+            (std::vector<std::string>{"p1|t1|20240102-20240102|0|1|true",
+                                      "p1|t2|20240101-20240131|2|1|true",
+                                      "p1|t3|20240101-20240131|0|0|true"}));
+}
+
+TEST(SinkDuckdb, PersistRunsAfterTheDataIsCommittedAndItsFailureKeepsTheLanding) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto s = make("duckdb", ctx);
+  ASSERT_TRUE(s->open(bars_table()));
+  int calls = 0;
+  bool landed_when_persisted = false;
+  ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}})));
+  auto r = s->commit(cp("t1", 0, [&]() -> Result<void> {
+    ++calls;
+    auto l = s->landed_tasks("p1");
+    landed_when_persisted = l && l->count("t1") == 1;
+    return fail(ErrorKind::transient, "state store is locked");
+  }));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::transient);
+  EXPECT_NE(r.error().message.find("state store is locked"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(landed_when_persisted);
+  auto landed = s->landed_tasks("p1");
+  ASSERT_TRUE(landed);
+  EXPECT_EQ(*landed, std::set<std::string>{"t1"});
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect), std::vector<std::string>{"A|2024-01-02|1.0"});
+}
+
+TEST(SinkDuckdb, EveryDataTypeRoundTripsWithNulls) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  Schema schema{{{"id", DataType::int64},
+                 {"x", DataType::float64},
+                 {"s", DataType::string},
+                 {"d", DataType::date},
+                 {"ts", DataType::timestamp},
+                 {"b", DataType::boolean}}};
+  TableSpec t;
+  t.plan = "p";
+  t.table = "typed";
+  t.schema = schema;
+  t.primary_key = {"id"};
+  RecordBatch batch(schema);
+  batch.column(0).append_int(-9007199254740993LL);
+  batch.column(1).append_double(0.1);
+  batch.column(2).append_string("it's \"q\"\n\xC3\xA9");
+  batch.column(3).append_int(days_from_civil(1969, 12, 31));
+  batch.column(4).append_int(1704164645123456LL);  // 2024-01-02 03:04:05.123456 UTC
+  batch.column(5).append_int(1);
+  batch.column(0).append_int(2);
+  for (size_t c = 1; c < 6; ++c) batch.column(c).append_null();
+
+  auto s = make("duckdb", ctx, "out/typed.duckdb");  // relative to the data dir
+  ASSERT_TRUE(s->open(t));
+  ASSERT_TRUE(s->write(batch));
+  ASSERT_TRUE(s->commit(cp("t")));
+  ASSERT_TRUE(s->close());
+  const std::string store = dir / "out/typed.duckdb";
+  ASSERT_TRUE(fs::exists(store));
+  EXPECT_EQ(
+      read_rows(store, "SELECT * FROM typed ORDER BY id"),
+      (std::vector<std::string>{
+          "-9007199254740993|0.1|it's \"q\"\n\xC3\xA9|1969-12-31|2024-01-02 03:04:05.123456|true",
+          "2|NULL|NULL|NULL|NULL|NULL"}));
+  EXPECT_EQ(read_rows(store,
+                      "SELECT column_name || ' ' || data_type FROM duckdb_columns() WHERE "
+                      "table_name = 'typed' ORDER BY column_index"),
+            (std::vector<std::string>{"id BIGINT", "x DOUBLE", "s VARCHAR", "d DATE",
+                                      "ts TIMESTAMP", "b BOOLEAN"}));
+}
+
+TEST(SinkDuckdb, SchemaMismatchWithAnExistingTableNamesTheColumns) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  {
+    auto s = make("duckdb", ctx);
+    ASSERT_TRUE(s->open(bars_table()));
+    ASSERT_TRUE(s->close());
+  }
+  TableSpec t = bars_table();
+  t.schema.fields[2] = Field{"vol", DataType::int64};
+  auto s = make("duckdb", ctx);
+  auto r = s->open(t);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
+  const std::string& m = r.error().message;
+  EXPECT_NE(m.find("'daily'"), std::string::npos) << m;
+  EXPECT_NE(m.find("(ts_code VARCHAR, trade_date DATE, close DOUBLE)"), std::string::npos) << m;
+  EXPECT_NE(m.find("(ts_code VARCHAR, trade_date DATE, vol BIGINT)"), std::string::npos) << m;
+
+  // Same columns in another order are the same table.
+  TableSpec reordered = bars_table();
+  std::swap(reordered.schema.fields[0], reordered.schema.fields[2]);
+  auto s2 = make("duckdb", ctx);
+  auto r2 = s2->open(reordered);
+  EXPECT_TRUE(r2) << r2.error().message;
+}
+
+TEST(SinkDuckdb, BatchesAreMatchedByColumnNameAndMismatchesRejected) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto s = make("duckdb", ctx);
+  ASSERT_TRUE(s->open(bars_table()));
+  Schema reordered{{{"close", DataType::float64},
+                    {"ts_code", DataType::string},
+                    {"trade_date", DataType::date}}};
+  RecordBatch b(reordered);
+  b.column(0).append_double(7.5);
+  b.column(1).append_string("R");
+  b.column(2).append_int(D1);
+  ASSERT_TRUE(s->write(b));
+  Schema wrong{{{"ts_code", DataType::string},
+                {"trade_date", DataType::string},
+                {"close", DataType::float64}}};
+  RecordBatch w(wrong);
+  w.column(0).append_string("R");
+  w.column(1).append_string("2024-01-02");
+  w.column(2).append_double(1);
+  auto r = s->write(w);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(r.error().message.find("trade_date VARCHAR"), std::string::npos) << r.error().message;
+  ASSERT_TRUE(s->commit(cp("t")));
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect), std::vector<std::string>{"R|2024-01-02|7.5"});
+}
+
+TEST(SinkDuckdb, AFailedCommitLandsNothingAndTheSinkRecovers) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto s = make("duckdb", ctx);
+  ASSERT_TRUE(s->open(bars_table()));
+  RecordBatch b(bars_schema());
+  b.column(0).append_null();  // NULL in a primary key column
+  b.column(1).append_int(D1);
+  b.column(2).append_double(1);
+  ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}})));
+  ASSERT_TRUE(s->write(b));
+  bool persisted = false;
+  auto r = s->commit(cp("bad", 0, [&]() -> Result<void> {
+    persisted = true;
+    return {};
+  }));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+  EXPECT_NE(r.error().message.find("NOT NULL"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(persisted);
+  // No rollback() call: the failed commit already dropped its rows, so none leak into the next.
+  ASSERT_TRUE(s->write(bars({{"B", D1, 2.0}})));
+  ASSERT_TRUE(s->commit(cp("good")));
+  auto landed = s->landed_tasks("p1");
+  ASSERT_TRUE(landed);
+  EXPECT_EQ(*landed, std::set<std::string>{"good"});
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect), std::vector<std::string>{"B|2024-01-02|2.0"});
+}
+
+TEST(SinkDuckdb, RejectsSpecsItCannotHonour) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto s = make("duckdb", ctx);
+  TableSpec no_key = bars_table();
+  no_key.primary_key.clear();
+  auto r = s->open(no_key);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(r.error().message.find("upsert needs a primary key"), std::string::npos);
+  EXPECT_EQ(s->write(bars({{"A", D1, 1.0}})).error().kind, ErrorKind::invalid_input);
+
+  SinkRegistry reg;
+  register_builtin_sinks(reg);
+  EXPECT_EQ(reg.kinds(), (std::vector<std::string>{"csv", "duckdb", "parquet"}));
+  auto none = reg.create(SinkSpec{"duckdb", "", "", WriteMode::upsert, {}}, SinkContext{});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().kind, ErrorKind::invalid_input);
+  auto partitioned =
+      reg.create(SinkSpec{"duckdb", "", "", WriteMode::upsert, {"year"}}, ctx).value();
+  EXPECT_EQ(partitioned->open(bars_table()).error().kind, ErrorKind::invalid_input);
+
+  // The sink block's mode overrides the table's: append needs no key.
+  auto appender = reg.create(SinkSpec{"duckdb", "", "", WriteMode::append, {}}, ctx).value();
+  EXPECT_TRUE(appender->open(no_key));
+  ASSERT_TRUE(appender->close());
+  // The append-mode table has no primary key, so it cannot be upserted into.
+  auto upserter = make("duckdb", ctx);
+  auto pk = upserter->open(bars_table());
+  ASSERT_FALSE(pk);
+  EXPECT_EQ(pk.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(pk.error().message.find("has primary key none but upsert needs (ts_code, trade_date)"),
+            std::string::npos)
+      << pk.error().message;
+}
+
+TEST(SinkDuckdb, StoreHeldByAnotherProcessIsReportedAsInUse) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  {
+    auto s = make("duckdb", ctx);
+    ASSERT_TRUE(s->open(bars_table()));
+    // While this process holds the store, another process cannot open it...
+    Holder blocked = spawn_holder(ctx.staging_path, dir / "ready1");
+    stop_holder(blocked.pid);
+    EXPECT_EQ(blocked.status.rfind("error: ", 0), 0u) << blocked.status;
+    EXPECT_NE(blocked.status.find("lock"), std::string::npos) << blocked.status;
+    ASSERT_TRUE(s->close());
+  }
+  // ...and after close() it can: the lock is released.
+  Holder h = spawn_holder(ctx.staging_path, dir / "ready2");
+  ASSERT_EQ(h.status, "ready");
+  auto s = make("duckdb", ctx);
+  auto r = s->open(bars_table());
+  std::string pid = std::to_string(h.pid);
+  stop_holder(h.pid);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+  EXPECT_NE(r.error().message.find("is in use by another finsync process (pid " + pid),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find(ctx.staging_path), std::string::npos) << r.error().message;
+  // Once the holder is gone the same sink object opens fine.
+  auto again = s->open(bars_table());
+  EXPECT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(s->close());
+}
+
+TEST(SinkDuckdb, SinksOnTheSameStoreShareOneInstance) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto a = make("duckdb", ctx);
+  auto b = make("duckdb", ctx);
+  TableSpec ta = bars_table();
+  TableSpec tb = bars_table(WriteMode::upsert, "p2");
+  tb.table = "weekly";
+  ASSERT_TRUE(a->open(ta));
+  ASSERT_TRUE(b->open(tb));
+  ASSERT_TRUE(a->write(bars({{"A", D1, 1.0}})));
+  ASSERT_TRUE(b->write(bars({{"W", D1, 2.0}})));
+  ASSERT_TRUE(b->commit(cp("wb")));
+  ASSERT_TRUE(a->commit(cp("da")));
+  EXPECT_EQ(a->landed_tasks("p2").value(), std::set<std::string>{"wb"});
+  ASSERT_TRUE(a->close());
+  ASSERT_TRUE(b->write(bars({{"W", D2, 3.0}})));  // b still works after a closed
+  ASSERT_TRUE(b->commit(cp("wb2")));
+  ASSERT_TRUE(b->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect), std::vector<std::string>{"A|2024-01-02|1.0"});
+  EXPECT_EQ(read_rows(ctx.staging_path, "SELECT ts_code, close FROM weekly ORDER BY ALL"),
+            (std::vector<std::string>{"W|2.0", "W|3.0"}));
+}
+
+// Run with --gtest_also_run_disabled_tests; numbers go to docs/sinks.md.
+TEST(SinkDuckdbBench, DISABLED_OneMillionDailyBarsIn6000RowCommits) {
+  for (WriteMode mode : {WriteMode::upsert, WriteMode::append}) {
+    TempDir dir;
+    SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+    Schema schema{{{"ts_code", DataType::string}, {"trade_date", DataType::date}}};
+    for (const char* n :
+         {"open", "high", "low", "close", "pre_close", "change", "pct_chg", "vol", "amount"})
+      schema.fields.push_back({n, DataType::float64});
+    TableSpec t;
+    t.plan = "bench";
+    t.table = "daily";
+    t.schema = schema;
+    t.primary_key = {"ts_code", "trade_date"};
+    t.time_column = "trade_date";
+    t.mode = mode;
+    auto s = make("duckdb", ctx);
+    ASSERT_TRUE(s->open(t));
+    const int total = 1000000, per = 6000, days = 2500;
+    auto start = std::chrono::steady_clock::now();
+    std::clock_t cpu0 = std::clock();
+    int written = 0;
+    double write_s = 0, commit_s = 0;
+    for (int task = 0; written < total; ++task) {
+      RecordBatch b(schema);
+      for (size_t c = 0; c < b.num_columns(); ++c) b.column(c).reserve(per);
+      for (int i = 0; i < per && written < total; ++i, ++written) {
+        char code[16];
+        std::snprintf(code, sizeof code, "%06d.SZ", written / days);
+        b.column(0).append_string(code);
+        b.column(1).append_int(days_from_civil(2010, 1, 1) + written % days);
+        for (size_t c = 2; c < 11; ++c) b.column(c).append_double(written * 0.01 + c);
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      ASSERT_TRUE(s->write(b));
+      auto t1 = std::chrono::steady_clock::now();
+      ASSERT_TRUE(s->commit(cp("t" + std::to_string(task))));
+      write_s += std::chrono::duration<double>(t1 - t0).count();
+      commit_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    }
+    std::printf("write %.2f s, commit %.2f s\n", write_s, commit_s);
+    ASSERT_TRUE(s->close());
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double cpu = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
+    std::printf("duckdb sink, mode %s: %d rows in %.2f s = %.0f rows/s (cpu %.2f s)\n",
+                std::string(to_string(mode)).c_str(), total, secs, total / secs, cpu);
+    EXPECT_EQ(read_rows(ctx.staging_path, "SELECT count(*) FROM daily"),
+              std::vector<std::string>{"1000000"});
+  }
+}
+
+}  // namespace
+}  // namespace finsync::sink

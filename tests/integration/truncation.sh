@@ -12,11 +12,11 @@ new_workspace "$WS"
 sed "s/max_rows_per_request: 6000/max_rows_per_request: $CAP/" "$SOURCE_DIR/providers/tushare.yaml" \
   >"$WS/providers/tushare.yaml"
 # Windows of 10 years: far more than 500 trading days each, so the first answers are all cut.
-write_plan "$WS/plans/t.yaml" trunc duckdb 2013-01-01 2016-12-31 "split: { window: 10y }"
+write_plan "$WS/plans/trunc.yaml" trunc duckdb 2013-01-01 2016-12-31 "split: { window: 10y }"
 "$FINSYNC" -w "$WS" run trunc >"$WORK/run.out" 2>"$WORK/run.err" || fail "run exited $?: $(tail -5 "$WORK/run.err")"
 
 capped=$(grep '"api_name":"daily"' "$emu_AUDIT" | grep -c '"capped":true' || true)
-[[ $capped -ge $SYMBOLS - 2 ]] || fail "only $capped capped answers"
+[[ $capped -ge $((SYMBOLS - 2)) ]] || fail "only $capped capped answers"
 split=$("$FINSYNC" -w "$WS" report trunc --json | grep '"split"' | tr -dc 0-9)
 assert_eq "$capped" "$split" "tasks split vs capped answers"
 grep -q "hit the cap of $CAP; splitting" "$WORK/run.err" || fail "no split in the log"

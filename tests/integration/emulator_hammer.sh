@@ -3,7 +3,8 @@
 # malformed HTTP and JSON, TLS and --hang. The server must survive all of it and keep
 # answering correctly.
 # usage: emulator_hammer.sh PATH/TO/finsync-emulator
-# Needs bash, curl, awk, sed, sort (and the openssl CLI for the TLS part, skipped without it).
+# Needs bash, curl, grep/awk/sed/sort/coreutils (and the openssl CLI for the TLS part,
+# skipped without it).
 # All traffic goes to 127.0.0.1; every loop is bounded.
 set -euo pipefail
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of finsync-emulator (tools/emulator, docs/emulator.md).
 # usage: emulator_smoke.sh PATH/TO/finsync-emulator
-# Needs only bash, curl, awk, sed and sort. Servers run on 127.0.0.1 with --port 0 and are
-# stopped by their pid when the script exits.
+# Needs only bash, curl and grep/awk/sed/sort/coreutils (no python, no jq). Servers run on
+# 127.0.0.1 with --port 0 and are stopped by their pid.
 set -euo pipefail
 
 EMU=${1:?usage: emulator_smoke.sh PATH/TO/finsync-emulator}

@@ -1,0 +1,314 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <functional>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "dates.hpp"
+#include "universe.hpp"
+
+namespace emu {
+
+namespace {
+
+constexpr const char* kMainHelp = R"(finsync-emulator: a local stand-in for the Tushare Pro API
+
+usage:
+  finsync-emulator serve [options]   serve the API over HTTP(S)
+  finsync-emulator truth [options]   print the exact rows the API holds, as canonical CSV
+  finsync-emulator <command> --help  options of a command
+)";
+
+constexpr const char* kServeHelp = R"(usage: finsync-emulator serve [options]
+
+  --personality NAME     API to imitate (default tushare; the only one)
+  --host ADDR            address to listen on (default 127.0.0.1)
+  --port N               TCP port, 0 = pick a free one (default 0)
+  --port-file PATH       once listening, write the port and a newline to PATH (atomically)
+  --seed N               data seed (default 42)
+  --symbols N            size of the stock universe, 1..4000 (default 100)
+  --last-date YYYYMMDD   no daily rows after this date (default 20301231, the calendar end)
+  --token TOKEN          the token requests must carry (default emulator-token)
+  --row-cap N            daily answers are cut to the first N rows, 1..1000000 (default 6000)
+  --per-minute N         served requests per api_name per sliding minute, 0 = unlimited (default 0)
+  --per-day N            served requests per api_name per day window, 0 = unlimited (default 0)
+  --minute-seconds S     length of the "minute" window in seconds (default 60)
+  --day-seconds S        length of the "day" window in seconds, aligned to the Unix epoch
+                         (default 86400: UTC midnight)
+  --audit-log PATH       append one JSON line per request received (the token is never written)
+  --chaos-seed N         seed of the chaos RNG (default 1)
+  --error-rate P         probability of an HTTP 500/502/503 answer (default 0)
+  --drop-rate P          probability of closing the connection without answering (default 0)
+  --truncate-rate P      probability of sending only half the body, then closing (default 0)
+  --latency-ms N         delay every answer by N ms (default 0)
+  --hang                 accept and read requests but never answer
+  --tls-cert PEM         serve HTTPS with this certificate chain (needs --tls-key)
+  --tls-key PEM          private key for --tls-cert
+  --threads N            I/O threads, 1..16 (default 2)
+  --help                 this text
+)";
+
+constexpr const char* kTruthHelp = R"(usage: finsync-emulator truth --api API [options]
+
+Prints, as canonical CSV on stdout, the exact rows the API holds for this seed: no row cap,
+no chaos. Header row; RFC 4180 quoting; LF line ends; dates YYYY-MM-DD; 2-decimal numbers
+with exactly 2 decimals; integers as integers; null as an empty field.
+
+  --api API              daily, stock_basic or trade_cal (required)
+  --seed N               data seed (default 42)
+  --symbols N            size of the stock universe (default 100)
+  --last-date YYYYMMDD   no daily rows after this date (default 20301231)
+  --ts-code A,B          only these codes (daily, stock_basic)
+  --start YYYYMMDD       first date, inclusive (daily, trade_cal)
+  --end YYYYMMDD         last date, inclusive (daily, trade_cal)
+  --list-status L,D,P    only stocks with these statuses (daily, stock_basic; default all)
+  --exchange SSE|SZSE    trade_cal: calendar name (default SSE); daily, stock_basic: only
+                         stocks of that exchange (default all)
+  --help                 this text
+
+Order: daily by ts_code then trade_date ascending; trade_cal by cal_date ascending;
+stock_basic by ts_code.
+)";
+
+struct UsageError {
+  std::string message;
+};
+
+template <class T>
+T parse_uint(std::string_view name, std::string_view text, T lo, T hi) {
+  T v{};
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() || v < lo ||
+      v > hi) {
+    throw UsageError{
+        fmt::format("{}: expected an integer in {}..{}, got '{}'", name, lo, hi, text)};
+  }
+  return v;
+}
+
+double parse_double(std::string_view name, std::string_view text, double lo, double hi,
+                    bool lo_inclusive = true) {
+  double v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size() ||
+      !(v >= lo && v <= hi) || (!lo_inclusive && v == lo)) {
+    throw UsageError{fmt::format("{}: expected a number in {}{}..{}], got '{}'", name,
+                                 lo_inclusive ? "[" : "(", lo, hi, text)};
+  }
+  return v;
+}
+
+int parse_date(std::string_view name, std::string_view text) {
+  int v = 0;
+  if (!parse_ymd(text, v))
+    throw UsageError{fmt::format("{}: expected YYYYMMDD, got '{}'", name, text)};
+  return v;
+}
+
+std::vector<std::string> split_commas(std::string_view text) {
+  std::vector<std::string> out;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+struct OptionSpec {
+  std::string_view name;
+  bool takes_value;
+  std::function<void(std::string_view)> apply;
+};
+
+// Walks argv[first..] applying specs; --name value and --name=value are both accepted.
+// Returns true if --help was given.
+bool walk(int argc, char** argv, int first, const std::vector<OptionSpec>& specs) {
+  for (int i = first; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") return true;
+    if (arg.substr(0, 2) != "--") throw UsageError{fmt::format("unexpected argument '{}'", arg)};
+    std::string_view name = arg;
+    std::optional<std::string_view> value;
+    if (const std::size_t eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    const OptionSpec* spec = nullptr;
+    for (const OptionSpec& s : specs) {
+      if (s.name == name) spec = &s;
+    }
+    if (spec == nullptr) throw UsageError{fmt::format("unknown option '{}'", name)};
+    if (!spec->takes_value) {
+      if (value) throw UsageError{fmt::format("{} takes no value", name)};
+      spec->apply({});
+      continue;
+    }
+    if (!value) {
+      if (i + 1 >= argc) throw UsageError{fmt::format("{} needs a value", name)};
+      value = argv[++i];
+    }
+    spec->apply(*value);
+  }
+  return false;
+}
+
+std::vector<OptionSpec> serve_specs(ServeOptions& o) {
+  return {
+      {"--personality", true, [&](std::string_view v) { o.personality = v; }},
+      {"--host", true, [&](std::string_view v) { o.host = v; }},
+      {"--port", true,
+       [&](std::string_view v) { o.port = parse_uint<std::uint16_t>("--port", v, 0, 65535); }},
+      {"--port-file", true, [&](std::string_view v) { o.port_file = v; }},
+      {"--seed", true,
+       [&](std::string_view v) { o.seed = parse_uint<std::uint64_t>("--seed", v, 0, UINT64_MAX); }},
+      {"--symbols", true,
+       [&](std::string_view v) {
+         o.symbols = parse_uint<int>("--symbols", v, 1, Universe::kMaxSymbols);
+       }},
+      {"--last-date", true,
+       [&](std::string_view v) { o.last_date = parse_date("--last-date", v); }},
+      {"--token", true,
+       [&](std::string_view v) {
+         if (v.empty()) throw UsageError{"--token must not be empty"};
+         o.token = v;
+       }},
+      {"--row-cap", true,
+       [&](std::string_view v) {
+         o.row_cap = parse_uint<std::uint64_t>("--row-cap", v, 1, 1000000);
+       }},
+      {"--per-minute", true,
+       [&](std::string_view v) {
+         o.per_minute = parse_uint<std::uint64_t>("--per-minute", v, 0, UINT64_MAX);
+       }},
+      {"--per-day", true,
+       [&](std::string_view v) {
+         o.per_day = parse_uint<std::uint64_t>("--per-day", v, 0, UINT64_MAX);
+       }},
+      {"--minute-seconds", true,
+       [&](std::string_view v) {
+         o.minute_seconds = parse_double("--minute-seconds", v, 0, 1e9, false);
+       }},
+      {"--day-seconds", true,
+       [&](std::string_view v) {
+         o.day_seconds = parse_double("--day-seconds", v, 0, 1e9, false);
+       }},
+      {"--audit-log", true, [&](std::string_view v) { o.audit_log = v; }},
+      {"--chaos-seed", true,
+       [&](std::string_view v) {
+         o.chaos_seed = parse_uint<std::uint64_t>("--chaos-seed", v, 0, UINT64_MAX);
+       }},
+      {"--error-rate", true,
+       [&](std::string_view v) { o.error_rate = parse_double("--error-rate", v, 0, 1); }},
+      {"--drop-rate", true,
+       [&](std::string_view v) { o.drop_rate = parse_double("--drop-rate", v, 0, 1); }},
+      {"--truncate-rate", true,
+       [&](std::string_view v) { o.truncate_rate = parse_double("--truncate-rate", v, 0, 1); }},
+      {"--latency-ms", true,
+       [&](std::string_view v) {
+         o.latency_ms = parse_uint<std::uint64_t>("--latency-ms", v, 0, 3600000);
+       }},
+      {"--hang", false, [&](std::string_view) { o.hang = true; }},
+      {"--tls-cert", true, [&](std::string_view v) { o.tls_cert = v; }},
+      {"--tls-key", true, [&](std::string_view v) { o.tls_key = v; }},
+      {"--threads", true,
+       [&](std::string_view v) { o.threads = parse_uint<int>("--threads", v, 1, 16); }},
+  };
+}
+
+std::vector<OptionSpec> truth_specs(TruthOptions& o) {
+  return {
+      {"--api", true,
+       [&](std::string_view v) {
+         if (v != "daily" && v != "stock_basic" && v != "trade_cal") {
+           throw UsageError{
+               fmt::format("--api: expected daily, stock_basic or trade_cal, got '{}'", v)};
+         }
+         o.api = v;
+       }},
+      {"--seed", true,
+       [&](std::string_view v) { o.seed = parse_uint<std::uint64_t>("--seed", v, 0, UINT64_MAX); }},
+      {"--symbols", true,
+       [&](std::string_view v) {
+         o.symbols = parse_uint<int>("--symbols", v, 1, Universe::kMaxSymbols);
+       }},
+      {"--last-date", true,
+       [&](std::string_view v) { o.last_date = parse_date("--last-date", v); }},
+      {"--ts-code", true, [&](std::string_view v) { o.ts_codes = split_commas(v); }},
+      {"--start", true, [&](std::string_view v) { o.start = parse_date("--start", v); }},
+      {"--end", true, [&](std::string_view v) { o.end = parse_date("--end", v); }},
+      {"--list-status", true,
+       [&](std::string_view v) {
+         o.list_status.clear();
+         for (const std::string& s : split_commas(v)) {
+           if (s != "L" && s != "D" && s != "P") {
+             throw UsageError{fmt::format("--list-status: expected L, D or P, got '{}'", s)};
+           }
+           o.list_status += s;
+         }
+       }},
+      {"--exchange", true,
+       [&](std::string_view v) {
+         if (v != "SSE" && v != "SZSE") {
+           throw UsageError{fmt::format("--exchange: expected SSE or SZSE, got '{}'", v)};
+         }
+         o.exchange = v;
+       }},
+  };
+}
+
+}  // namespace
+
+std::optional<int> parse_command_line(int argc, char** argv, Invocation& out) {
+  const std::string_view command = argc > 1 ? argv[1] : "";
+  try {
+    if (command == "serve") {
+      out.command = Command::serve;
+      if (walk(argc, argv, 2, serve_specs(out.serve))) {
+        std::fputs(kServeHelp, stdout);
+        return 0;
+      }
+      if (out.serve.personality != "tushare") {
+        throw UsageError{
+            fmt::format("--personality: unknown '{}' (known: tushare)", out.serve.personality)};
+      }
+      if (out.serve.tls_cert.empty() != out.serve.tls_key.empty()) {
+        throw UsageError{"--tls-cert and --tls-key go together"};
+      }
+      if (out.serve.error_rate + out.serve.drop_rate + out.serve.truncate_rate > 1.0) {
+        throw UsageError{"--error-rate + --drop-rate + --truncate-rate must not exceed 1"};
+      }
+      return std::nullopt;
+    }
+    if (command == "truth") {
+      out.command = Command::truth;
+      if (walk(argc, argv, 2, truth_specs(out.truth))) {
+        std::fputs(kTruthHelp, stdout);
+        return 0;
+      }
+      if (out.truth.api.empty()) throw UsageError{"--api is required"};
+      return std::nullopt;
+    }
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::fputs(kMainHelp, stdout);
+      std::fputs("\n", stdout);
+      std::fputs(kServeHelp, stdout);
+      std::fputs("\n", stdout);
+      std::fputs(kTruthHelp, stdout);
+      return 0;
+    }
+    throw UsageError{command.empty() ? "missing command"
+                                     : fmt::format("unknown command '{}'", command)};
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "finsync-emulator: %s\n(run 'finsync-emulator --help')\n",
+                 e.message.c_str());
+    return 2;
+  }
+}
+
+}  // namespace emu

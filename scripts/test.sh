@@ -42,7 +42,7 @@ run_tests_asan() {
 
 smoke_release() {
   cmake --build --preset release --target duckdb_read -j "$JOBS" >/dev/null
-  FINSYNC=build/release/finsync EMULATOR=build/release/finsync-emulator \
+  SOURCE_DIR=$PWD FINSYNC=build/release/finsync EMULATOR=build/release/finsync-emulator \
     DUCKDB_READ=build/release/tests/tools/duckdb_read bash tests/integration/backfill_exact.sh
 }
 

@@ -79,6 +79,15 @@ TUSHARE_URL="http://127.0.0.1:$emu_PORT" expect_exit 3 dead "$FINSYNC" -w "$WS" 
 grep -q "column ts_code: value '.*' is not valid: expected int64" "$WORK/dead.err" || fail "dead message: $(cat "$WORK/dead.err")"
 rm "$WS/providers/tushare.yaml"
 
+# 75: the daily quota is spent. The emulator allows 6 calls a day per api_name, so the 7th
+# daily call is refused with 每天 and its task is parked.
+start_emulator quota --seed 2 --symbols 12 --per-day 6
+write_plan "$WORK/quota.yaml" quota duckdb 2016-01-01 2016-12-31 "split: { window: 1m }"
+TUSHARE_URL="http://127.0.0.1:$quota_PORT" expect_exit 75 quota "$FINSYNC" -w "$WS" run "$WORK/quota.yaml"
+grep -q "每天" "$WORK/quota.err" || fail "quota message: $(cat "$WORK/quota.err")"
+parked=$("$FINSYNC" -w "$WS" status quota | awk '$1 == "quota" { print $6 }')
+[[ $parked -ge 1 ]] || fail "no task parked: $("$FINSYNC" -w "$WS" status quota)"
+
 # The token appears in no output, log, audit line, state or data file.
 if grep -rl -- "$TOKEN" "$WORK" >"$WORK/leaks.txt"; then
   fail "token found in: $(cat "$WORK/leaks.txt")"

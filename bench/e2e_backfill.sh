@@ -32,7 +32,7 @@ mkdir -p "$W/ws/providers"
 sed '/^rate_limits:/,/^message:/{/^message:/!d}' providers/tushare.yaml >"$W/ws/providers/tushare.yaml"
 
 export TUSHARE_URL="http://127.0.0.1:$PORT" TUSHARE_TOKEN=bench-token
-/usr/bin/time -f "%e %M" -o "$W/finsync.time" "$FINSYNC" -w "$W/ws" --log-level warn run bench >"$W/run.out"
+/usr/bin/time -f "%e %M" -o "$W/finsync.time" "$FINSYNC" -w "$W/ws" --log-level "${LOG_LEVEL:-warn}" run bench >"$W/run.out" 2>"$W/run.err"
 read -r f_secs f_rss <"$W/finsync.time"
 rows=$(grep -E '^  rows ' "$W/run.out" | tr -dc 0-9)
 requests=$(grep -c '"api_name":"daily"' "$W/audit.jsonl")

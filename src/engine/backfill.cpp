@@ -2,13 +2,13 @@
 
 #include <deque>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "core/dates.hpp"
 #include "engine/blocking.hpp"
@@ -34,6 +34,8 @@ std::string run_id_for(const std::string& plan, TimePoint t) {
   return fmt::format("{}@{}", plan, us);
 }
 
+struct Landing;
+
 // Shared state of one run; lives in run_backfill's frame while its workers run.
 struct RunState {
   BackfillDeps& deps;
@@ -45,6 +47,9 @@ struct RunState {
   Outcome outcome = Outcome::done;
   std::string message;
   int active_workers = 0;
+  std::vector<Landing*> landing_queue;
+  bool landing_busy = false;
+  int64_t landing_commits = 0;
 
   // The first fatal condition wins; every worker stops taking tasks.
   void stop_with(Outcome o, std::string why) {
@@ -62,30 +67,71 @@ asio::awaitable<Result<void>> save_task(RunState& rs, const Task& task) {
   co_return r;
 }
 
-// Lands one task's rows: write + commit in one job on the store thread; the sink's commit calls
-// persist, the only path by which the task's checkpoint reaches the state store.
-asio::awaitable<Result<void>> land(RunState& rs, const RecordBatch& batch, Task& done) {
-  sink::Checkpoint cp;
-  cp.task_id = done.id;
-  cp.window = fmt::format("{}-{}", dates::format(done.start_day, "%Y%m%d"),
-                          dates::format(done.end_day, "%Y%m%d"));
-  cp.rows = int64_t(batch.num_rows());
-  cp.bytes = done.bytes;
-  state::StateStore& store = rs.deps.store;
-  cp.persist = [&store, &done]() { return store.update_task(done); };
-  sink::Sink& sink = rs.deps.sink;
-  auto job = [&sink, &batch, &cp]() -> Result<void> {
-    if (batch.num_rows() > 0) {
-      auto w = sink.write(batch);
-      if (!w) {
-        (void)sink.rollback();
+// One task waiting to land.
+struct Landing {
+  const RecordBatch* batch;
+  Task* task;
+  asio::steady_timer* wake;
+  Result<void> result = {};
+  bool done = false;
+};
+
+// Lands a group of tasks in one job on the store thread: write every batch, then one sink
+// commit for all of them (group commit); the sink's commit calls each checkpoint's persist, the
+// only path by which a task's checkpoint reaches the state store.
+Result<void> land_group(BackfillDeps& d, const std::vector<Landing*>& group) {
+  std::vector<sink::Checkpoint> cps;
+  for (Landing* l : group) {
+    if (l->batch->num_rows() > 0) {
+      if (auto w = d.sink.write(*l->batch); !w) {
+        (void)d.sink.rollback();
         return w;
       }
     }
-    return sink.commit(cp);
-  };
-  Result<void> r = co_await run_blocking(rs.deps.store_thread, job);
-  co_return r;
+    sink::Checkpoint cp;
+    cp.task_id = l->task->id;
+    cp.window = fmt::format("{}-{}", dates::format(l->task->start_day, "%Y%m%d"),
+                            dates::format(l->task->end_day, "%Y%m%d"));
+    cp.rows = int64_t(l->batch->num_rows());
+    cp.bytes = l->task->bytes;
+    Task* task = l->task;
+    state::StateStore* store = &d.store;
+    cp.persist = [store, task]() { return store->update_task(*task); };
+    cps.push_back(std::move(cp));
+  }
+  return d.sink.commit(std::span<const sink::Checkpoint>(cps));
+}
+
+// The first worker to arrive while no landing is under way lands everything queued, again and
+// again until the queue is empty; the others wait for their own landing to be done. While one
+// group commits, the next one gathers.
+asio::awaitable<Result<void>> land(RunState& rs, const RecordBatch& batch, Task& done) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer wake(ex, asio::steady_timer::time_point::max());
+  Landing mine{&batch, &done, &wake};
+  rs.landing_queue.push_back(&mine);
+  if (!rs.landing_busy) {
+    rs.landing_busy = true;
+    while (!rs.landing_queue.empty()) {
+      std::vector<Landing*> group;
+      group.swap(rs.landing_queue);
+      BackfillDeps& d = rs.deps;
+      auto job = [&d, &group]() { return land_group(d, group); };
+      Result<void> r = co_await run_blocking(rs.deps.store_thread, job);
+      ++rs.landing_commits;
+      for (Landing* l : group) {
+        l->result = r;
+        l->done = true;
+        if (l != &mine) l->wake->cancel();
+      }
+    }
+    rs.landing_busy = false;
+  }
+  while (!mine.done) {
+    boost::system::error_code ec;
+    co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return mine.result;
 }
 
 void report_progress(RunState& rs) {
@@ -107,14 +153,16 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
       provider::task_params(d.endpoint, d.plan.params, symbol, task.start_day, task.end_day);
   const auto t0 = std::chrono::steady_clock::now();
   Result<FetchResult> r = co_await d.fetcher.fetch(d.endpoint, std::move(params));
-  task.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::steady_clock::now() - t0)
-                         .count();
+  task.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   if (!r) {
     const Error& e = r.error();
     task.last_error = e.message;
     switch (e.kind) {
-      case ErrorKind::cancelled: task.state = TaskState::pending; break;
+      case ErrorKind::cancelled:
+        task.state = TaskState::pending;
+        break;
       case ErrorKind::auth:
         task.state = TaskState::failed;
         rs.stop_with(Outcome::auth, e.message);
@@ -136,7 +184,8 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
         if (rs.outcome == Outcome::done) rs.outcome = Outcome::failed_tasks;
         break;
     }
-    if (auto s = co_await save_task(rs, task); !s) rs.stop_with(Outcome::internal, s.error().message);
+    if (auto s = co_await save_task(rs, task); !s)
+      rs.stop_with(Outcome::internal, s.error().message);
     co_return;
   }
   task.requests += r->requests;
@@ -176,8 +225,8 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
   task.last_error.clear();
   Result<void> landed = co_await land(rs, batch, task);
   if (!landed) {
-    rs.stop_with(Outcome::internal, fmt::format("landing task {} failed: {}", task.id,
-                                                landed.error().message));
+    rs.stop_with(Outcome::internal,
+                 fmt::format("landing task {} failed: {}", task.id, landed.error().message));
     co_return;
   }
   ++rs.run.tasks_succeeded;
@@ -200,7 +249,7 @@ asio::awaitable<void> worker(RunState& rs, asio::steady_timer& all_done) {
 }  // namespace
 
 asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions options) {
-  RunState rs{deps, options, {}, {}, {}, {}, Outcome::done, "", 0};
+  RunState rs{deps, options, {}, {}, {}, {}, Outcome::done, "", 0, {}, false, 0};
   BackfillResult result;
   const config::PlanDef& plan = deps.plan;
   rs.run.id = run_id_for(plan.name, deps.clock.now());
@@ -245,8 +294,8 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
 
   // 2. Metadata: universe (once per plan, stored) and the trading calendar.
   std::vector<plan::Symbol> symbols;
-  const bool universe_changed = record.universe_json.empty() ||
-                                (*existing && (*existing)->spec_yaml != plan.text);
+  const bool universe_changed =
+      record.universe_json.empty() || (*existing && (*existing)->spec_yaml != plan.text);
   if (!universe_changed) {
     auto u = universe_from_json(record.universe_json);
     if (!u) {
@@ -303,8 +352,10 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     in.window = plan.split_window.empty() ? deps.endpoint.split_window : plan.split_window;
     in.calendar = &rs.calendar;
     std::vector<Task> fresh = plan::plan_tasks(in, *tasks);
-    if (auto n = deps.store.add_tasks(fresh); !n) return fail(n.error());
-    else if (*n > 0) spdlog::info("planned {} new tasks", *n);
+    if (auto n = deps.store.add_tasks(fresh); !n)
+      return fail(n.error());
+    else if (*n > 0)
+      spdlog::info("planned {} new tasks", *n);
     if (auto n = deps.store.reset_running(plan.name); !n) return fail(n.error());
     auto landed = deps.sink.landed_tasks(plan.name);
     if (!landed) return fail(landed.error());
@@ -360,24 +411,38 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   // 5. Bring derived outputs up to date and close the run.
   auto close_job = [&deps]() { return deps.sink.close(); };
   Result<sink::SinkStats> closed = co_await run_blocking(deps.store_thread, close_job);
-  if (!closed) rs.stop_with(Outcome::internal, closed.error().message);
-  else result.sink_stats = *closed;
+  if (!closed)
+    rs.stop_with(Outcome::internal, closed.error().message);
+  else
+    result.sink_stats = *closed;
 
   const FetchCounters& c = deps.fetcher.counters();
   rs.run.requests = c.requests;
   rs.run.retries = c.retries;
   rs.run.rate_limited = c.rate_limited;
   rs.run.finished_at = deps.clock.now();
+  if (rs.landing_commits > 0)
+    spdlog::debug("landed {} tasks in {} sink commits", rs.run.tasks_succeeded, rs.landing_commits);
   if (rs.outcome == Outcome::done && deps.stopping) {
     rs.outcome = Outcome::interrupted;
     rs.message = "interrupted; progress is saved and the next run resumes";
   }
   switch (rs.outcome) {
-    case Outcome::done: rs.run.status = "succeeded"; break;
-    case Outcome::failed_tasks: rs.run.status = "failed"; break;
-    case Outcome::parked: rs.run.status = "parked"; break;
-    case Outcome::interrupted: rs.run.status = "interrupted"; break;
-    default: rs.run.status = "failed"; break;
+    case Outcome::done:
+      rs.run.status = "succeeded";
+      break;
+    case Outcome::failed_tasks:
+      rs.run.status = "failed";
+      break;
+    case Outcome::parked:
+      rs.run.status = "parked";
+      break;
+    case Outcome::interrupted:
+      rs.run.status = "interrupted";
+      break;
+    default:
+      rs.run.status = "failed";
+      break;
   }
   rs.run.error = rs.message;
   Result<void> saved = co_await run_blocking(deps.store_thread, put_run_job);

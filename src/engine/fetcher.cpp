@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace finsync::engine {
 
@@ -33,8 +33,9 @@ Fetcher::Fetcher(provider::Provider& provider, net::HttpClient& http, ratelimit:
 
 std::chrono::milliseconds Fetcher::backoff(int attempt) {
   // Exponential with "equal jitter": half fixed, half random, so retries of many tasks spread.
-  const double base = std::min<double>(double(policy_.max.count()),
-                                       double(policy_.initial.count()) * (1 << std::min(attempt - 1, 20)));
+  const double base =
+      std::min<double>(double(policy_.max.count()),
+                       double(policy_.initial.count()) * (1 << std::min(attempt - 1, 20)));
   std::uniform_real_distribution<double> jitter(0.5, 1.0);
   return std::chrono::milliseconds(int64_t(base * jitter(rng_)));
 }
@@ -97,17 +98,17 @@ asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& e
     }
     // An unreachable provider fails fast at the start of a run; once it has answered, a later
     // connection failure is treated as transient.
-    const bool retry = err.kind == ErrorKind::transient ||
-                       (err.kind == ErrorKind::unreachable && reached_);
+    const bool retry =
+        err.kind == ErrorKind::transient || (err.kind == ErrorKind::unreachable && reached_);
     if (!retry || attempt >= policy_.max_attempts) {
-      err.message = fmt::format("{} (after {} attempt{})", err.message, attempt,
-                                attempt == 1 ? "" : "s");
+      err.message =
+          fmt::format("{} (after {} attempt{})", err.message, attempt, attempt == 1 ? "" : "s");
       co_return fail(std::move(err));
     }
     ++counters_.retries;
     const auto delay = backoff(attempt);
-    spdlog::debug("{} {}: {}; retry {} in {} ms", provider_.def().name, endpoint.name,
-                  err.message, attempt, delay.count());
+    spdlog::debug("{} {}: {}; retry {} in {} ms", provider_.def().name, endpoint.name, err.message,
+                  attempt, delay.count());
     co_await sleep_for(delay);
   }
 }

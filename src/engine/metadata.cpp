@@ -13,7 +13,7 @@ namespace finsync::engine {
 namespace asio = boost::asio;
 
 asio::awaitable<Result<plan::TradingCalendar>> fetch_calendar(Fetcher& fetcher, int32_t start_day,
-                                                             int32_t end_day) {
+                                                              int32_t end_day) {
   const config::ProviderDef& def = fetcher.provider().def();
   if (!def.calendar) co_return plan::TradingCalendar{};
   const config::EndpointDef* ep = def.endpoint(def.calendar->endpoint);
@@ -25,10 +25,10 @@ asio::awaitable<Result<plan::TradingCalendar>> fetch_calendar(Fetcher& fetcher, 
   const int di = b.schema().index_of(def.calendar->date_column);
   const int oi = b.schema().index_of(def.calendar->open_column);
   if (di < 0 || oi < 0)
-    co_return fail(ErrorKind::invalid_input,
-                   fmt::format("{}: calendar columns {} / {} are not columns of endpoint {}",
-                               def.source, def.calendar->date_column, def.calendar->open_column,
-                               ep->name));
+    co_return fail(
+        ErrorKind::invalid_input,
+        fmt::format("{}: calendar columns {} / {} are not columns of endpoint {}", def.source,
+                    def.calendar->date_column, def.calendar->open_column, ep->name));
   std::vector<int32_t> open;
   const Column& dc = b.column(di);
   const Column& oc = b.column(oi);
@@ -89,9 +89,9 @@ std::string universe_to_json(const std::vector<plan::Symbol>& symbols) {
     auto day = [](const std::optional<int32_t>& d) {
       return d ? fmt::format("\"{}\"", dates::iso(*d)) : std::string("null");
     };
-    out += fmt::format(R"({}{{"code":"{}","list":{},"delist":{},"status":"{}"}})", i ? "," : "",
-                       json_escape(s.code), day(s.list_day), day(s.delist_day),
-                       json_escape(s.status));
+    out +=
+        fmt::format(R"({}{{"code":"{}","list":{},"delist":{},"status":"{}"}})", i ? "," : "",
+                    json_escape(s.code), day(s.list_day), day(s.delist_day), json_escape(s.status));
   }
   return out + "]";
 }

@@ -86,7 +86,8 @@ Result<std::string> run_query(const std::string& store_path, const std::string& 
   duckdb_query(con, search.c_str(), nullptr);
   Result<std::string> out;
   if (duckdb_query(con, sql.c_str(), &res) != DuckDBSuccess) {
-    out = fail(ErrorKind::invalid_input, fmt::format("query failed: {}", duckdb_result_error(&res)));
+    out =
+        fail(ErrorKind::invalid_input, fmt::format("query failed: {}", duckdb_result_error(&res)));
   } else {
     out = render(res, format);
   }

@@ -7,9 +7,12 @@ namespace finsync::sink {
 
 std::string_view to_string(WriteMode m) {
   switch (m) {
-    case WriteMode::append: return "append";
-    case WriteMode::replace: return "replace";
-    case WriteMode::upsert: return "upsert";
+    case WriteMode::append:
+      return "append";
+    case WriteMode::replace:
+      return "replace";
+    case WriteMode::upsert:
+      return "upsert";
   }
   return "upsert";
 }
@@ -22,8 +25,9 @@ Result<std::unique_ptr<Sink>> SinkRegistry::create(const SinkSpec& spec,
                                                    const SinkContext& ctx) const {
   auto it = factories_.find(spec.kind);
   if (it == factories_.end())
-    return fail(ErrorKind::invalid_input, fmt::format("sink kind '{}' is unknown; expected one of {}",
-                                                      spec.kind, fmt::join(kinds(), ", ")));
+    return fail(ErrorKind::invalid_input,
+                fmt::format("sink kind '{}' is unknown; expected one of {}", spec.kind,
+                            fmt::join(kinds(), ", ")));
   return it->second(spec, ctx);
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,9 @@ std::string_view to_string(WriteMode m);
 
 // What the plan's `sink:` block says, after ${VAR} expansion.
 struct SinkSpec {
-  std::string kind;                       // duckdb | parquet | csv
-  std::string path;                       // file or directory; empty = the workspace default
-  std::string table;                      // table name; default: the endpoint name
+  std::string kind;   // duckdb | parquet | csv
+  std::string path;   // file or directory; empty = the workspace default
+  std::string table;  // table name; default: the endpoint name
   WriteMode mode = WriteMode::upsert;
   std::vector<std::string> partition_by;  // file sinks: columns, or "year" of the time column
 };
@@ -60,7 +61,13 @@ class Sink {
   virtual ~Sink() = default;
   virtual Result<void> open(const TableSpec& table) = 0;
   virtual Result<void> write(const RecordBatch& batch) = 0;
-  virtual Result<void> commit(const Checkpoint& checkpoint) = 0;
+  // Lands every row written since the last commit together with one marker per checkpoint, in
+  // one transaction, then persists each checkpoint. Several tasks landed at once share the cost
+  // of a commit (group commit).
+  virtual Result<void> commit(std::span<const Checkpoint> checkpoints) = 0;
+  Result<void> commit(const Checkpoint& checkpoint) {
+    return commit(std::span<const Checkpoint>(&checkpoint, 1));
+  }
   // Drops rows written since the last commit (a task that failed half-way).
   virtual Result<void> rollback() = 0;
   // Task ids whose rows are durably landed for this plan: a crash between commit and

@@ -473,7 +473,10 @@ Result<void> StagingSink::append_batch(const RecordBatch& batch, const std::vect
   return {};
 }
 
-Result<void> StagingSink::commit(const Checkpoint& cp) {
+Result<void> StagingSink::commit(std::span<const Checkpoint> cps) {
+  if (cps.empty()) return {};
+  std::string tasks = cps.front().task_id;
+  if (cps.size() > 1) tasks += fmt::format(" (and {} more)", cps.size() - 1);
   if (!opened_)
     return fail(ErrorKind::invalid_input, fmt::format("{}: commit() before open()", target()));
   // A failed commit drops the buffered rows: the task failed as a whole and is fetched again, so
@@ -486,14 +489,14 @@ Result<void> StagingSink::commit(const Checkpoint& cp) {
     return failed(Error{ErrorKind::permanent,
                         fmt::format("{}: a write() of task {} failed after part of its rows were "
                                     "buffered; its rows were dropped",
-                                    target(), cp.task_id),
+                                    target(), tasks),
                         std::nullopt});
   if (appender_) {
     if (duckdb_appender_close(appender_) != DuckDBSuccess) {
       const char* msg = duckdb_appender_error(appender_);
       return failed(Error{ErrorKind::permanent,
                           fmt::format("{}: flushing the buffered rows of task {} failed: {}",
-                                      target(), cp.task_id, msg ? msg : "unknown error"),
+                                      target(), tasks, msg ? msg : "unknown error"),
                           std::nullopt});
     }
     drop_appender();
@@ -507,18 +510,19 @@ Result<void> StagingSink::commit(const Checkpoint& cp) {
     const bool keyed = mode_ != WriteMode::append && !table_.primary_key.empty();
     const bool try_plain = !keyed || !overlap_seen_;
     duckdb_error_type type = DUCKDB_ERROR_INVALID;
-    Result<void> r = commit_locked(cp, buffered_rows_,
+    Result<void> r = commit_locked(cps, buffered_rows_,
                                    try_plain ? InsertKind::plain : InsertKind::replace, &type);
     if (!r && keyed && try_plain && type == DUCKDB_ERROR_CONSTRAINT) {
       overlap_seen_ = true;
-      r = commit_locked(cp, buffered_rows_, InsertKind::replace, nullptr);
+      r = commit_locked(cps, buffered_rows_, InsertKind::replace, nullptr);
     }
     lk.unlock();
-    if (!r) return failed(wrap(r.error(), fmt::format("committing task {}", cp.task_id)));
+    if (!r) return failed(wrap(r.error(), fmt::format("committing task {}", tasks)));
   }
   replaced_ = true;
   buffered_rows_ = 0;
-  if (cp.persist) {
+  for (const Checkpoint& cp : cps) {
+    if (!cp.persist) continue;
     if (auto r = cp.persist(); !r) {
       Error e = r.error();
       e.message = fmt::format("task {} is landed in {} but saving its checkpoint failed: {}",
@@ -529,8 +533,8 @@ Result<void> StagingSink::commit(const Checkpoint& cp) {
   return {};
 }
 
-Result<void> StagingSink::commit_locked(const Checkpoint& cp, int64_t rows, InsertKind how,
-                                        duckdb_error_type* error_type) {
+Result<void> StagingSink::commit_locked(std::span<const Checkpoint> cps, int64_t rows,
+                                        InsertKind how, duckdb_error_type* error_type) {
   const std::string tq = "main." + quote_ident(table_.table);
   const bool files = kind_ != StagingKind::duckdb;
   const std::string sink = quote_literal(dirty_key());
@@ -566,11 +570,13 @@ Result<void> StagingSink::commit_locked(const Checkpoint& cp, int64_t rows, Inse
   const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  sql += fmt::format(
-      "INSERT OR REPLACE INTO main._finsync_landed VALUES ({}, {}, {}, {}, {}, "
-      "make_timestamp(CAST({} AS BIGINT)));",
-      quote_literal(table_.plan), quote_literal(cp.task_id), quote_literal(cp.window), cp.page,
-      rows, now_us);
+  // One marker per task; a single checkpoint owns every row written since the last commit.
+  for (const Checkpoint& cp : cps)
+    sql += fmt::format(
+        "INSERT OR REPLACE INTO main._finsync_landed VALUES ({}, {}, {}, {}, {}, "
+        "make_timestamp(CAST({} AS BIGINT)));",
+        quote_literal(table_.plan), quote_literal(cp.task_id), quote_literal(cp.window), cp.page,
+        cps.size() == 1 ? rows : cp.rows, now_us);
   sql += "COMMIT";
   auto r = con_.exec(sql);
   if (!r) {

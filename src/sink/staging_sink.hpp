@@ -32,7 +32,8 @@ class StagingSink final : public Sink {
 
   Result<void> open(const TableSpec& table) override;
   Result<void> write(const RecordBatch& batch) override;
-  Result<void> commit(const Checkpoint& checkpoint) override;
+  using Sink::commit;
+  Result<void> commit(std::span<const Checkpoint> checkpoints) override;
   Result<void> rollback() override;
   Result<std::set<std::string>> landed_tasks(const std::string& plan) override;
   Result<SinkStats> close() override;
@@ -57,7 +58,7 @@ class StagingSink final : public Sink {
   void drop_appender();
   Result<void> append_batch(const RecordBatch& batch, const std::vector<int>& map);
   enum class InsertKind { plain, replace };
-  Result<void> commit_locked(const Checkpoint& cp, int64_t rows, InsertKind how,
+  Result<void> commit_locked(std::span<const Checkpoint> cps, int64_t rows, InsertKind how,
                              duckdb_error_type* error_type);
   Result<SinkStats> materialize_locked();
   std::string partition_key_sql(const std::string& alias) const;

@@ -35,7 +35,9 @@ http:
   # ca_file: certs/ca.pem      # extra CA for TLS (self-hosted mirrors)
 )";
 
-void print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+void print(const std::string& s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+}
 
 }  // namespace
 
@@ -110,19 +112,20 @@ int cmd_providers_show(const GlobalOptions& g, const std::string& name) {
     spdlog::error("provider '{}' is not defined (see finsync providers list)", name);
     return kConfig;
   }
-  std::string out = fmt::format("provider  {}\nsource    {}\nbase_url  {}\nauth      {}{}\n",
-                                p->name, p->source, p->base_url.text, p->auth.kind,
-                                p->auth.kind == "none" ? ""
-                                                       : fmt::format(" ({}, value from {})",
-                                                                     p->auth.field, p->auth.value.text));
+  std::string out =
+      fmt::format("provider  {}\nsource    {}\nbase_url  {}\nauth      {}{}\n", p->name, p->source,
+                  p->base_url.text, p->auth.kind,
+                  p->auth.kind == "none"
+                      ? ""
+                      : fmt::format(" ({}, value from {})", p->auth.field, p->auth.value.text));
   for (const auto& l : p->rate_limits)
     out += fmt::format("limit     {} requests per {} ms ({}{})\n", l.limit, l.per.count(), l.scope,
                        l.endpoint.empty() ? "" : " " + l.endpoint);
   for (const auto& [n, e] : p->endpoints) {
     std::vector<std::string> cols;
     for (const auto& c : e.columns) cols.push_back(fmt::format("{}:{}", c.name, to_string(c.type)));
-    out += fmt::format("\nendpoint  {}\n  key     {}\n  columns {}\n", n, fmt::join(e.primary_key, ", "),
-                       fmt::join(cols, ", "));
+    out += fmt::format("\nendpoint  {}\n  key     {}\n  columns {}\n", n,
+                       fmt::join(e.primary_key, ", "), fmt::join(cols, ", "));
     if (e.max_rows_per_request) out += fmt::format("  row cap {}\n", e.max_rows_per_request);
   }
   print(secrets::mask(out));
@@ -211,7 +214,8 @@ int cmd_query(const GlobalOptions& g, const std::string& sql) {
   Context ctx;
   if (int rc = load_context(g, ctx); rc != kDone) return rc;
   if (!fs::exists(ctx.workspace.staging_path())) {
-    spdlog::error("no data yet: {} does not exist (run a plan first)", ctx.workspace.staging_path());
+    spdlog::error("no data yet: {} does not exist (run a plan first)",
+                  ctx.workspace.staging_path());
     return kConfig;
   }
   auto out = sink::run_query(ctx.workspace.staging_path(), ctx.workspace.data_dir, sql,

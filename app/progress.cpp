@@ -24,7 +24,8 @@ void ProgressDisplay::update(const engine::Progress& p) {
   const int64_t done_now = p.tasks_done - start_done_;
   const int64_t left = p.tasks_total - p.tasks_done;
   std::string eta = "--";
-  if (done_now > 0 && left > 0) eta = report::format_duration(secs / double(done_now) * double(left));
+  if (done_now > 0 && left > 0)
+    eta = report::format_duration(secs / double(done_now) * double(left));
   if (left == 0) eta = "0s";
   if (tty_) {
     const int width = 30;

@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "app/commands.hpp"
 #include "app/progress.hpp"
@@ -27,14 +27,22 @@ namespace {
 
 int exit_for(engine::Outcome o) {
   switch (o) {
-    case engine::Outcome::done: return kDone;
-    case engine::Outcome::failed_tasks: return kFailedTasks;
-    case engine::Outcome::auth: return kAuth;
-    case engine::Outcome::unreachable: return kUnreachable;
-    case engine::Outcome::parked: return kParked;
-    case engine::Outcome::interrupted: return kInterrupted;
-    case engine::Outcome::invalid: return kConfig;
-    case engine::Outcome::internal: return kInternal;
+    case engine::Outcome::done:
+      return kDone;
+    case engine::Outcome::failed_tasks:
+      return kFailedTasks;
+    case engine::Outcome::auth:
+      return kAuth;
+    case engine::Outcome::unreachable:
+      return kUnreachable;
+    case engine::Outcome::parked:
+      return kParked;
+    case engine::Outcome::interrupted:
+      return kInterrupted;
+    case engine::Outcome::invalid:
+      return kConfig;
+    case engine::Outcome::internal:
+      return kInternal;
   }
   return kInternal;
 }
@@ -90,7 +98,8 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
   net::HttpOptions http;
   http.connect_timeout = ctx.workspace.http.connect_timeout;
   http.total_timeout = ctx.workspace.http.timeout;
-  http.low_speed_time = std::chrono::duration_cast<std::chrono::seconds>(ctx.workspace.http.low_speed_time);
+  http.low_speed_time =
+      std::chrono::duration_cast<std::chrono::seconds>(ctx.workspace.http.low_speed_time);
   http.verify_tls = ctx.workspace.http.verify_tls;
   if (!ctx.workspace.http.ca_file.text.empty()) {
     auto ca = config::expand_env(ctx.workspace.http.ca_file);
@@ -110,13 +119,14 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
   }
   sink::SinkRegistry sinks;
   sink::register_builtin_sinks(sinks);
-  auto snk = sinks.create(spec, sink::SinkContext{ctx.workspace.data_dir, ctx.workspace.staging_path()});
+  auto snk =
+      sinks.create(spec, sink::SinkContext{ctx.workspace.data_dir, ctx.workspace.staging_path()});
   if (!snk) {
     spdlog::error("{}", snk.error().message);
     return exit_code_for(snk.error());
   }
-  sink::TableSpec table{plan->name, spec.table, endpoint.schema(), endpoint.primary_key,
-                        endpoint.time_column, spec.mode};
+  sink::TableSpec table{plan->name,           spec.table,           endpoint.schema(),
+                        endpoint.primary_key, endpoint.time_column, spec.mode};
   if (auto opened = (*snk)->open(table); !opened) {
     spdlog::error("{}", opened.error().message);
     return exit_code_for(opened.error());
@@ -143,21 +153,22 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
           (void)!::write(2, msg, sizeof msg - 1);
           std::_Exit(kInterrupted);
         }
-        spdlog::warn("stopping: no new requests; in-flight ones land and checkpoint (signal "
-                     "again to abort at once)");
+        spdlog::warn(
+            "stopping: no new requests; in-flight ones land and checkpoint (signal "
+            "again to abort at once)");
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
 
   ProgressDisplay progress(::isatty(2) == 1);
   engine::BackfillOptions options;
-  options.concurrency = args.concurrency > 0          ? args.concurrency
+  options.concurrency = args.concurrency > 0    ? args.concurrency
                         : plan->concurrency > 0 ? plan->concurrency
                                                 : ctx.workspace.concurrency;
   options.replan = args.replan;
   options.on_progress = [&progress](const engine::Progress& p) { progress.update(p); };
-  engine::BackfillDeps deps{*plan,   endpoint, spec,         fetcher, **store,
-                            **snk,   store_thread, clock,    stopping};
+  engine::BackfillDeps deps{*plan, endpoint,     spec,  fetcher, **store,
+                            **snk, store_thread, clock, stopping};
   engine::BackfillResult result;
   asio::co_spawn(io, engine::run_backfill(deps, options),
                  [&](std::exception_ptr e, engine::BackfillResult r) {

@@ -15,12 +15,18 @@ namespace fs = std::filesystem;
 
 int exit_code_for(const Error& e) {
   switch (e.kind) {
-    case ErrorKind::invalid_input: return kConfig;
-    case ErrorKind::auth: return kAuth;
-    case ErrorKind::unreachable: return kUnreachable;
-    case ErrorKind::quota_exhausted: return kParked;
-    case ErrorKind::cancelled: return kInterrupted;
-    default: return kInternal;
+    case ErrorKind::invalid_input:
+      return kConfig;
+    case ErrorKind::auth:
+      return kAuth;
+    case ErrorKind::unreachable:
+      return kUnreachable;
+    case ErrorKind::quota_exhausted:
+      return kParked;
+    case ErrorKind::cancelled:
+      return kInterrupted;
+    default:
+      return kInternal;
   }
 }
 
@@ -57,7 +63,8 @@ Result<config::PlanDef> resolve_plan(const Context& ctx, const std::string& ref)
   auto store = state::open_sqlite_state(ctx.workspace.state_path);
   if (store && fs::exists(ctx.workspace.state_path)) {
     auto rec = (*store)->get_plan(ref);
-    if (rec && *rec) return config::parse_plan((*rec)->spec_yaml, fmt::format("plan '{}' (stored)", ref));
+    if (rec && *rec)
+      return config::parse_plan((*rec)->spec_yaml, fmt::format("plan '{}' (stored)", ref));
   }
   return fail(ErrorKind::invalid_input,
               fmt::format("plan '{}' not found: expected a plan file, a file in {}, or the name of "
@@ -87,15 +94,17 @@ Result<void> check_plan(const Context& ctx, const config::PlanDef& plan) {
   }
   if (!ep->symbol_param.empty() && plan.universe.symbols.empty() &&
       plan.universe.from_endpoint.empty())
-    return bad(fmt::format("universe: endpoint {} takes a symbol ({}); expected universe.symbols "
-                           "or universe.from",
-                           ep->name, ep->symbol_param));
+    return bad(
+        fmt::format("universe: endpoint {} takes a symbol ({}); expected universe.symbols "
+                    "or universe.from",
+                    ep->name, ep->symbol_param));
   if (!plan.universe.from_endpoint.empty()) {
     const config::EndpointDef* u = p->endpoint(plan.universe.from_endpoint);
     if (u == nullptr || !u->universe)
-      return bad(fmt::format("universe.from: value '{}' is not valid: expected an endpoint of {} "
-                             "that lists symbols (has a 'universe' section)",
-                             plan.universe.from_endpoint, p->name));
+      return bad(
+          fmt::format("universe.from: value '{}' is not valid: expected an endpoint of {} "
+                      "that lists symbols (has a 'universe' section)",
+                      plan.universe.from_endpoint, p->name));
   }
   if (plan.sink.kind != "duckdb" && plan.sink.kind != "parquet" && plan.sink.kind != "csv")
     return bad(fmt::format("sink.kind: value '{}' is not valid: expected duckdb, parquet or csv",
@@ -104,9 +113,10 @@ Result<void> check_plan(const Context& ctx, const config::PlanDef& plan) {
     const bool is_col = std::any_of(ep->columns.begin(), ep->columns.end(),
                                     [&](const auto& c) { return c.name == col; });
     if (!is_col && !(col == "year" && !ep->time_column.empty()))
-      return bad(fmt::format("sink.partition_by: value '{}' is not valid: expected a column of "
-                             "{}, or year",
-                             col, ep->name));
+      return bad(
+          fmt::format("sink.partition_by: value '{}' is not valid: expected a column of "
+                      "{}, or year",
+                      col, ep->name));
   }
   for (const auto& [k, _] : plan.params)
     if (ep->param(k) == nullptr)

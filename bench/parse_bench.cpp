@@ -20,13 +20,15 @@ namespace {
 constexpr int kRows = 6000;
 
 std::string make_page() {
-  std::string s = R"({"request_id":"x","code":0,"msg":"","data":{"fields":["ts_code","trade_date",)"
-                  R"("open","high","low","close","pre_close","change","pct_chg","vol","amount"],"items":[)";
+  std::string s =
+      R"({"request_id":"x","code":0,"msg":"","data":{"fields":["ts_code","trade_date",)"
+      R"("open","high","low","close","pre_close","change","pct_chg","vol","amount"],"items":[)";
   for (int i = 0; i < kRows; ++i) {
     const double c = 10 + (i % 997) / 100.0;
-    s += fmt::format(R"({}["{:06d}.SZ","{}",{:.2f},{:.2f},{:.2f},{:.2f},{:.2f},{:.2f},{:.2f},{:.2f},{:.2f}])",
-                     i ? "," : "", i % 50, dates::format(16436 + i, "%Y%m%d"), c - 0.1, c + 0.2,
-                     c - 0.3, c, c - 0.05, 0.05, 0.5, 123456.78 + i, 9876543.21 + i);
+    s += fmt::format(
+        R"({}["{:06d}.SZ","{}",{:.2f},{:.2f},{:.2f},{:.2f},{:.2f},{:.2f},{:.2f},{:.2f},{:.2f}])",
+        i ? "," : "", i % 50, dates::format(16436 + i, "%Y%m%d"), c - 0.1, c + 0.2, c - 0.3, c,
+        c - 0.05, 0.05, 0.5, 123456.78 + i, 9876543.21 + i);
   }
   return s + "]}}";
 }
@@ -48,8 +50,8 @@ void BM_simdjson(benchmark::State& state) {
     if (!b || b->num_rows() != kRows) state.SkipWithError("bad parse");
     benchmark::DoNotOptimize(b);
   }
-  state.counters["rows/s"] = benchmark::Counter(double(kRows) * double(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  state.counters["rows/s"] =
+      benchmark::Counter(double(kRows) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // The same mapping written against nlohmann::json: parse the document, then convert each cell.
@@ -67,19 +69,23 @@ void BM_nlohmann(benchmark::State& state) {
         if (c < 0) continue;
         const auto& v = item[j];
         Column& col = b.column(size_t(c));
-        if (v.is_null()) col.append_null();
-        else if (col.type() == DataType::string) col.append_string(v.get<std::string>());
-        else if (col.type() == DataType::float64) col.append_double(v.get<double>());
+        if (v.is_null())
+          col.append_null();
+        else if (col.type() == DataType::string)
+          col.append_string(v.get<std::string>());
+        else if (col.type() == DataType::float64)
+          col.append_double(v.get<double>());
         else if (col.type() == DataType::date)
           col.append_int(*dates::parse(v.get<std::string>(), ep.columns[size_t(c)].format));
-        else col.append_int(v.get<int64_t>());
+        else
+          col.append_int(v.get<int64_t>());
       }
     }
     if (b.num_rows() != kRows) state.SkipWithError("bad parse");
     benchmark::DoNotOptimize(b);
   }
-  state.counters["rows/s"] = benchmark::Counter(double(kRows) * double(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+  state.counters["rows/s"] =
+      benchmark::Counter(double(kRows) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 BENCHMARK(BM_simdjson)->Unit(benchmark::kMillisecond);
@@ -95,8 +101,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::Finalize();
     const double s = seconds_["BM_simdjson"], n = seconds_["BM_nlohmann"];
     if (s > 0)
-      std::printf("\n6000-row page (CPU time): simdjson %.0f rows/s, nlohmann %.0f rows/s, ratio %.2fx\n",
-                  kRows / (s / 1e3), kRows / (n / 1e3), n / s);
+      std::printf(
+          "\n6000-row page (CPU time): simdjson %.0f rows/s, nlohmann %.0f rows/s, ratio %.2fx\n",
+          kRows / (s / 1e3), kRows / (n / 1e3), n / s);
   }
 
  private:

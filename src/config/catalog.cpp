@@ -39,8 +39,7 @@ Result<Catalog> load_catalog(const std::string& user_dir) {
     }
     auto p = parse_provider(text, path.string());
     if (!p) return fail(p.error());
-    if (c.providers.count(p->name) &&
-        c.providers[p->name].source.rfind("providers/", 0) == 0)
+    if (c.providers.count(p->name) && c.providers[p->name].source.rfind("providers/", 0) == 0)
       c.overridden.push_back(p->name);
     c.providers[p->name] = std::move(*p);
   }

@@ -40,8 +40,9 @@ Result<std::string> expand_env(const RawValue& raw, bool secret_field) {
       fallback = inner.substr(d + 2);
       has_default = true;
     }
-    if (name.empty() || !std::all_of(name.begin(), name.end(),
-                                     [](char c) { return std::isalnum((unsigned char)c) || c == '_'; }))
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
+          return std::isalnum((unsigned char)c) || c == '_';
+        }))
       return fail(ErrorKind::invalid_input,
                   fmt::format("{}: '${{{}}}' is not a valid variable reference", raw.where, inner));
     const char* v = std::getenv(name.c_str());

@@ -25,8 +25,9 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
   p.source = file;
   p.name = r.str("name");
   if (p.name.empty() || p.name.find_first_of("/\\ \t") != std::string::npos)
-    raise(r.loc_of("name"), r.get("name").Mark(),
-          fmt::format("value '{}' is not valid: expected a name without spaces or slashes", p.name));
+    raise(
+        r.loc_of("name"), r.get("name").Mark(),
+        fmt::format("value '{}' is not valid: expected a name without spaces or slashes", p.name));
   p.provider = r.str("provider");
   p.endpoint = r.str("endpoint");
   if (r.has("universe")) {
@@ -54,9 +55,9 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
   s.allow_only({"kind", "path", "table", "mode", "partition_by"});
   p.sink.kind = s.str("kind");
   if (s.has("path"))
-    p.sink.path = RawValue{s.str("path"), fmt::format("{}:{}:{}: sink.path", file,
-                                                      s.get("path").Mark().line + 1,
-                                                      s.get("path").Mark().column + 1)};
+    p.sink.path = RawValue{s.str("path"),
+                           fmt::format("{}:{}:{}: sink.path", file, s.get("path").Mark().line + 1,
+                                       s.get("path").Mark().column + 1)};
   p.sink.table = s.str_or("table", p.endpoint);
   p.sink.mode = s.choice("mode", {"append", "replace", "upsert"}, "upsert");
   if (s.has("partition_by")) p.sink.partition_by = s.str_list("partition_by");

@@ -94,14 +94,14 @@ ColumnDef parse_column(const MapReader& cols, const std::string& name) {
 EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const RequestDef& req,
                            const RowsDef& rows) {
   r.allow_only({"api_name", "request", "params", "window", "symbol_param", "rows", "columns",
-                "primary_key", "time_column", "max_rows_per_request", "split", "weight",
-                "universe", "description"});
+                "primary_key", "time_column", "max_rows_per_request", "split", "weight", "universe",
+                "description"});
   EndpointDef e;
   e.name = name;
   e.where = where_of(r.loc(), r.node());
   e.api_name = r.str_or("api_name", name);
-  e.request = r.has("request") ? parse_request(MapReader(r.loc_of("request"), r.get("request")), req)
-                               : req;
+  e.request =
+      r.has("request") ? parse_request(MapReader(r.loc_of("request"), r.get("request")), req) : req;
   e.rows = r.has("rows") ? parse_rows(MapReader(r.loc_of("rows"), r.get("rows")), rows) : rows;
   if (e.rows.items.empty())
     raise(r.loc(), r.node().Mark(), "no 'rows' given here or at the provider level");
@@ -110,7 +110,8 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
     for (const auto& k : p.keys()) {
       MapReader pm(p.loc_of(k), p.get(k));
       pm.allow_only({"type", "format", "description"});
-      ParamDef d{k, pm.choice("type", {"string", "date", "int"}, "string"), pm.str_or("format", "")};
+      ParamDef d{k, pm.choice("type", {"string", "date", "int"}, "string"),
+                 pm.str_or("format", "")};
       if (d.type == "date" && d.format.empty()) d.format = "%Y-%m-%d";
       e.params.push_back(d);
     }
@@ -133,9 +134,10 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
   if (r.has("symbol_param")) {
     e.symbol_param = r.str("symbol_param");
     if (e.param(e.symbol_param) == nullptr)
-      raise(r.loc_of("symbol_param"), r.get("symbol_param").Mark(),
-            fmt::format("value '{}' is not valid: expected the name of a parameter of this endpoint",
-                        e.symbol_param));
+      raise(
+          r.loc_of("symbol_param"), r.get("symbol_param").Mark(),
+          fmt::format("value '{}' is not valid: expected the name of a parameter of this endpoint",
+                      e.symbol_param));
   }
   MapReader cols(r.loc_of("columns"), r.get("columns"));
   for (const auto& k : cols.keys()) e.columns.push_back(parse_column(cols, k));
@@ -168,7 +170,8 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
     const std::string& w = e.split_window;
     bool ok = w == "auto";
     if (!ok && w.size() >= 2 && std::string_view("dmy").find(w.back()) != std::string::npos) {
-      ok = std::all_of(w.begin(), w.end() - 1, ::isdigit) && std::stoi(w.substr(0, w.size() - 1)) > 0;
+      ok = std::all_of(w.begin(), w.end() - 1, ::isdigit) &&
+           std::stoi(w.substr(0, w.size() - 1)) > 0;
     }
     if (!ok)
       raise(s.loc_of("window"), s.get("window").Mark(),
@@ -176,8 +179,8 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
   }
   if (r.has("universe")) {
     MapReader u(r.loc_of("universe"), r.get("universe"));
-    u.allow_only({"symbol_column", "list_date_column", "delist_date_column", "status_param",
-                  "statuses"});
+    u.allow_only(
+        {"symbol_column", "list_date_column", "delist_date_column", "status_param", "statuses"});
     UniverseDef d;
     d.symbol_column = u.str("symbol_column");
     d.list_date_column = u.str_or("list_date_column", "");
@@ -261,7 +264,8 @@ ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file)
       if (d.scope == "endpoint") d.endpoint = l.str("endpoint");
       d.limit = l.integer("limit", 1);
       d.per = l.duration("per");
-      if (d.per.count() <= 0) raise(l.loc_of("per"), l.get("per").Mark(), "expected a duration > 0");
+      if (d.per.count() <= 0)
+        raise(l.loc_of("per"), l.get("per").Mark(), "expected a duration > 0");
       p.rate_limits.push_back(d);
     }
   }
@@ -269,7 +273,8 @@ ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file)
     YAML::Node seq = r.get("errors");
     if (!seq.IsSequence()) raise(r.loc_of("errors"), seq.Mark(), "expected a list");
     for (size_t i = 0; i < seq.size(); ++i)
-      p.errors.push_back(parse_error_rule(MapReader(Loc{file, fmt::format("errors[{}]", i)}, seq[i])));
+      p.errors.push_back(
+          parse_error_rule(MapReader(Loc{file, fmt::format("errors[{}]", i)}, seq[i])));
   }
   p.message_path = r.str_or("message", "");
   RequestDef req;
@@ -286,7 +291,8 @@ ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file)
     d.endpoint = c.str("endpoint");
     if (!p.endpoints.count(d.endpoint))
       raise(c.loc_of("endpoint"), c.get("endpoint").Mark(),
-            fmt::format("value '{}' is not valid: expected an endpoint of this provider", d.endpoint));
+            fmt::format("value '{}' is not valid: expected an endpoint of this provider",
+                        d.endpoint));
     d.params = string_pairs(c, "params");
     d.date_column = c.str("date_column");
     d.open_column = c.str("open_column");
@@ -294,9 +300,10 @@ ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file)
   }
   for (const auto& l : p.rate_limits)
     if (l.scope == "endpoint" && !p.endpoints.count(l.endpoint))
-      throw ConfigError{fmt::format("{}: rate_limits: endpoint '{}' is not defined; expected one of "
-                                    "the endpoints of this provider",
-                                    file, l.endpoint)};
+      throw ConfigError{
+          fmt::format("{}: rate_limits: endpoint '{}' is not defined; expected one of "
+                      "the endpoints of this provider",
+                      file, l.endpoint)};
   return p;
 }
 

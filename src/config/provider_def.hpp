@@ -35,7 +35,7 @@ struct ErrorRuleDef {
   std::string json_path;            // e.g. $.code
   std::vector<std::string> equals;  // json value (as text) in this set
   std::vector<std::string> not_equals;
-  std::string message_matches;      // ECMAScript regex on the message, UTF-8
+  std::string message_matches;  // ECMAScript regex on the message, UTF-8
   std::optional<std::regex> message_re;
   ErrorKind kind = ErrorKind::permanent;
   std::optional<std::chrono::milliseconds> retry_after;
@@ -87,7 +87,7 @@ struct EndpointDef {
   std::vector<ColumnDef> columns;
   std::vector<std::string> primary_key;
   std::string time_column;
-  int64_t max_rows_per_request = 0;  // 0 = no cap known
+  int64_t max_rows_per_request = 0;   // 0 = no cap known
   std::string split_window = "auto";  // auto | <n>d | <n>m | <n>y
   int64_t weight = 1;
   std::optional<UniverseDef> universe;

@@ -22,8 +22,7 @@ Result<WorkspaceDef> load_workspace(const std::string& root_in) {
   WorkspaceDef w;
   w.root = fs::absolute(root_in).lexically_normal().string();
   if (w.root.size() > 1 && w.root.back() == '/') w.root.pop_back();
-  std::string data = "data", state = ".finsync/state.db", providers = "providers",
-              plans = "plans";
+  std::string data = "data", state = ".finsync/state.db", providers = "providers", plans = "plans";
   const std::string file = w.root + "/finsync.yaml";
   try {
     if (fs::exists(file)) {
@@ -55,10 +54,10 @@ Result<WorkspaceDef> load_workspace(const std::string& root_in) {
         w.http.timeout = h.duration_or("timeout", w.http.timeout);
         w.http.low_speed_time = h.duration_or("low_speed_time", w.http.low_speed_time);
         if (h.has("ca_file"))
-          w.http.ca_file = RawValue{h.str("ca_file"),
-                                    fmt::format("{}:{}:{}: http.ca_file", file,
-                                                h.get("ca_file").Mark().line + 1,
-                                                h.get("ca_file").Mark().column + 1)};
+          w.http.ca_file =
+              RawValue{h.str("ca_file"),
+                       fmt::format("{}:{}:{}: http.ca_file", file, h.get("ca_file").Mark().line + 1,
+                                   h.get("ca_file").Mark().column + 1)};
         w.http.verify_tls = h.boolean_or("verify_tls", true);
       }
     }

@@ -82,8 +82,8 @@ bool parse_duration(std::string_view text, std::chrono::milliseconds& out) {
   if (ec != std::errc() || p == text.data() || n < 0) return false;
   std::string_view unit(p, text.data() + text.size() - p);
   static const std::map<std::string_view, int64_t, std::less<>> ms = {
-      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000},
-      {"w", 604'800'000}};
+      {"ms", 1},        {"s", 1000},       {"m", 60'000},
+      {"h", 3'600'000}, {"d", 86'400'000}, {"w", 604'800'000}};
   auto it = ms.find(unit);
   if (it == ms.end()) return false;
   out = std::chrono::milliseconds(n * it->second);
@@ -128,7 +128,9 @@ YAML::Node MapReader::get(std::string_view key) const {
   raise(loc_, node_.Mark(), fmt::format("missing required key '{}'", key));
 }
 
-Loc MapReader::loc_of(std::string_view key) const { return Loc{loc_.file, child_path(loc_.path, key)}; }
+Loc MapReader::loc_of(std::string_view key) const {
+  return Loc{loc_.file, child_path(loc_.path, key)};
+}
 
 std::vector<std::string> MapReader::keys() const {
   std::vector<std::string> out;

@@ -76,10 +76,14 @@ std::string format(int32_t days, std::string_view fmt) {
   for (size_t i = 0; i < fmt.size(); ++i) {
     if (fmt[i] == '%' && i + 1 < fmt.size()) {
       char spec = fmt[++i];
-      if (spec == 'Y') out += fmt::format("{:04d}", y);
-      else if (spec == 'm') out += fmt::format("{:02d}", m);
-      else if (spec == 'd') out += fmt::format("{:02d}", d);
-      else out += spec;
+      if (spec == 'Y')
+        out += fmt::format("{:04d}", y);
+      else if (spec == 'm')
+        out += fmt::format("{:02d}", m);
+      else if (spec == 'd')
+        out += fmt::format("{:02d}", d);
+      else
+        out += spec;
     } else {
       out += fmt[i];
     }

@@ -17,9 +17,13 @@ std::optional<int32_t> parse(std::string_view text, std::string_view format);
 std::string format(int32_t days, std::string_view format);
 // Accepts YYYY-MM-DD or YYYYMMDD.
 std::optional<int32_t> parse_iso(std::string_view text);
-inline std::string iso(int32_t days) { return format(days, "%Y-%m-%d"); }
+inline std::string iso(int32_t days) {
+  return format(days, "%Y-%m-%d");
+}
 int year_of(int32_t days);
 // 0 = Monday ... 6 = Sunday
-inline int weekday(int32_t days) { return static_cast<int>((days % 7 + 7 + 3) % 7); }
+inline int weekday(int32_t days) {
+  return static_cast<int>((days % 7 + 7 + 3) % 7);
+}
 
 }  // namespace finsync::dates

@@ -14,7 +14,8 @@ using TimePoint = Clock_t::time_point;
 
 enum class ErrorKind {
   transient,        // retry soon with backoff
-  unreachable,      // transport failure (refused, timeout): retried like transient, exit 69 if it persists
+  unreachable,      // transport failure (refused, timeout): retried like transient, exit 69 if it
+                    // persists
   rate_limited,     // wait for a window (retry_at), not a failure
   quota_exhausted,  // park until the quota resets
   auth,             // stop the plan and alert
@@ -44,6 +45,8 @@ using Result = tl::expected<T, Error>;
 inline tl::unexpected<Error> fail(ErrorKind kind, std::string message) {
   return tl::unexpected<Error>(Error{kind, std::move(message), std::nullopt});
 }
-inline tl::unexpected<Error> fail(Error e) { return tl::unexpected<Error>(std::move(e)); }
+inline tl::unexpected<Error> fail(Error e) {
+  return tl::unexpected<Error>(std::move(e));
+}
 
 }  // namespace finsync

@@ -4,12 +4,18 @@ namespace finsync {
 
 std::string_view to_string(DataType t) {
   switch (t) {
-    case DataType::int64: return "int64";
-    case DataType::float64: return "double";
-    case DataType::string: return "string";
-    case DataType::date: return "date";
-    case DataType::timestamp: return "timestamp";
-    case DataType::boolean: return "bool";
+    case DataType::int64:
+      return "int64";
+    case DataType::float64:
+      return "double";
+    case DataType::string:
+      return "string";
+    case DataType::date:
+      return "date";
+    case DataType::timestamp:
+      return "timestamp";
+    case DataType::boolean:
+      return "bool";
   }
   return "string";
 }
@@ -32,9 +38,15 @@ int Schema::index_of(std::string_view name) const {
 
 Column::Column(DataType type) : type_(type) {
   switch (type) {
-    case DataType::float64: data_ = std::vector<double>{}; break;
-    case DataType::string: data_ = std::vector<std::string>{}; break;
-    default: data_ = std::vector<int64_t>{}; break;
+    case DataType::float64:
+      data_ = std::vector<double>{};
+      break;
+    case DataType::string:
+      data_ = std::vector<std::string>{};
+      break;
+    default:
+      data_ = std::vector<int64_t>{};
+      break;
   }
 }
 

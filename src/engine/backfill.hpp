@@ -16,7 +16,16 @@
 
 namespace finsync::engine {
 
-enum class Outcome { done, failed_tasks, auth, unreachable, parked, interrupted, invalid, internal };
+enum class Outcome {
+  done,
+  failed_tasks,
+  auth,
+  unreachable,
+  parked,
+  interrupted,
+  invalid,
+  internal
+};
 
 struct Progress {
   int64_t tasks_total = 0;

@@ -24,7 +24,7 @@ struct PlanInput {
   std::vector<Symbol> symbols;  // used when symbol_param is set
   int32_t start_day = 0;
   int32_t end_day = 0;
-  int64_t max_rows = 0;          // 0: no cap known
+  int64_t max_rows = 0;         // 0: no cap known
   std::string window = "auto";  // auto | <n>d | <n>m | <n>y
   const TradingCalendar* calendar = nullptr;
 };
@@ -38,8 +38,7 @@ std::vector<state::Task> plan_tasks(const PlanInput& in, const std::vector<state
 Result<std::vector<state::Task>> split_in_half(const state::Task& task,
                                                const TradingCalendar& calendar);
 
-std::string task_id(const std::string& plan, const std::string& symbol, int32_t start,
-                    int32_t end);
+std::string task_id(const std::string& plan, const std::string& symbol, int32_t start, int32_t end);
 std::string symbol_params_json(const std::string& param, const std::string& symbol);
 // The symbol of a task's parameter set ("" when none).
 std::string task_symbol(const state::Task& t);

@@ -16,13 +16,20 @@ std::optional<std::string> text_at(const simdjson::dom::element* root, const std
   simdjson::dom::element v;
   if (root->at_pointer(json_pointer(path)).get(v) != simdjson::SUCCESS) return std::nullopt;
   switch (v.type()) {
-    case simdjson::dom::element_type::STRING: return std::string(v.get_string().value());
-    case simdjson::dom::element_type::INT64: return std::to_string(v.get_int64().value());
-    case simdjson::dom::element_type::UINT64: return std::to_string(v.get_uint64().value());
-    case simdjson::dom::element_type::DOUBLE: return fmt::format("{}", v.get_double().value());
-    case simdjson::dom::element_type::BOOL: return v.get_bool().value() ? "true" : "false";
-    case simdjson::dom::element_type::NULL_VALUE: return "null";
-    default: return std::nullopt;
+    case simdjson::dom::element_type::STRING:
+      return std::string(v.get_string().value());
+    case simdjson::dom::element_type::INT64:
+      return std::to_string(v.get_int64().value());
+    case simdjson::dom::element_type::UINT64:
+      return std::to_string(v.get_uint64().value());
+    case simdjson::dom::element_type::DOUBLE:
+      return fmt::format("{}", v.get_double().value());
+    case simdjson::dom::element_type::BOOL:
+      return v.get_bool().value() ? "true" : "false";
+    case simdjson::dom::element_type::NULL_VALUE:
+      return "null";
+    default:
+      return std::nullopt;
   }
 }
 
@@ -50,9 +57,8 @@ std::optional<Error> classify_response(const config::ProviderDef& def,
     return secrets::mask(fmt::format("{}: HTTP {}: {}", why, response.status, body_hint));
   };
   for (const auto& rule : def.errors) {
-    if (!rule.statuses.empty() &&
-        std::find(rule.statuses.begin(), rule.statuses.end(), response.status) ==
-            rule.statuses.end())
+    if (!rule.statuses.empty() && std::find(rule.statuses.begin(), rule.statuses.end(),
+                                            response.status) == rule.statuses.end())
       continue;
     if (!rule.json_path.empty()) {
       auto v = text_at(root, rule.json_path);
@@ -72,10 +78,14 @@ std::optional<Error> classify_response(const config::ProviderDef& def,
   const long s = response.status;
   if (s >= 200 && s < 300) return std::nullopt;
   Error e{ErrorKind::permanent, describe(fmt::format("{} error", def.name)), std::nullopt};
-  if (s == 429 || s == 418) e.kind = ErrorKind::rate_limited;
-  else if (s == 401 || s == 403) e.kind = ErrorKind::auth;
-  else if (s == 404) e.kind = ErrorKind::not_found;
-  else if (s >= 500 || s == 408) e.kind = ErrorKind::transient;
+  if (s == 429 || s == 418)
+    e.kind = ErrorKind::rate_limited;
+  else if (s == 401 || s == 403)
+    e.kind = ErrorKind::auth;
+  else if (s == 404)
+    e.kind = ErrorKind::not_found;
+  else if (s >= 500 || s == 408)
+    e.kind = ErrorKind::transient;
   if (auto ra = retry_after_header(response)) e.retry_at = now + *ra;
   return e;
 }

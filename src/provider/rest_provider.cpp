@@ -63,7 +63,8 @@ class RestProvider final : public Provider {
       if (!v) return fail(v.error());
       req.headers.emplace_back(k, *v);
     }
-    if (def_.auth.kind == "header") req.headers.emplace_back(def_.auth.field, def_.auth.prefix + token_);
+    if (def_.auth.kind == "header")
+      req.headers.emplace_back(def_.auth.field, def_.auth.prefix + token_);
     if (ep.request.body) {
       auto body = render_json_body(ep.request.body, vars);
       if (!body) return fail(body.error());
@@ -83,9 +84,8 @@ class RestProvider final : public Provider {
                                      std::chrono::system_clock::now()))
       return fail(*err);
     if (!is_json)
-      return fail(ErrorKind::transient,
-                  fmt::format("{} {}: response is not valid JSON ({} bytes)", def_.name, ep.name,
-                              response.body.size()));
+      return fail(ErrorKind::transient, fmt::format("{} {}: response is not valid JSON ({} bytes)",
+                                                    def_.name, ep.name, response.body.size()));
     auto batch = extract_rows(ep.rows, ep.columns, root);
     if (!batch)
       return fail(batch.error().kind,

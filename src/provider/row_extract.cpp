@@ -23,12 +23,18 @@ namespace {
 
 std::string scalar_text(element v) {
   switch (v.type()) {
-    case element_type::STRING: return std::string(v.get_string().value());
-    case element_type::INT64: return std::to_string(v.get_int64().value());
-    case element_type::UINT64: return std::to_string(v.get_uint64().value());
-    case element_type::DOUBLE: return fmt::format("{}", v.get_double().value());
-    case element_type::BOOL: return v.get_bool().value() ? "true" : "false";
-    default: return "";
+    case element_type::STRING:
+      return std::string(v.get_string().value());
+    case element_type::INT64:
+      return std::to_string(v.get_int64().value());
+    case element_type::UINT64:
+      return std::to_string(v.get_uint64().value());
+    case element_type::DOUBLE:
+      return fmt::format("{}", v.get_double().value());
+    case element_type::BOOL:
+      return v.get_bool().value() ? "true" : "false";
+    default:
+      return "";
   }
 }
 
@@ -54,9 +60,12 @@ Result<void> append_value(Column& col, const config::ColumnDef& def, element v) 
         col.append_string(scalar_text(v));
       return {};
     case DataType::float64:
-      if (t == element_type::DOUBLE) col.append_double(v.get_double().value());
-      else if (t == element_type::INT64) col.append_double(double(v.get_int64().value()));
-      else if (t == element_type::UINT64) col.append_double(double(v.get_uint64().value()));
+      if (t == element_type::DOUBLE)
+        col.append_double(v.get_double().value());
+      else if (t == element_type::INT64)
+        col.append_double(double(v.get_int64().value()));
+      else if (t == element_type::UINT64)
+        col.append_double(double(v.get_uint64().value()));
       else if (t == element_type::STRING) {
         std::string_view s = v.get_string().value();
         if (s.empty()) {
@@ -73,9 +82,12 @@ Result<void> append_value(Column& col, const config::ColumnDef& def, element v) 
       return {};
     case DataType::int64:
     case DataType::timestamp:
-      if (t == element_type::INT64) col.append_int(v.get_int64().value());
-      else if (t == element_type::UINT64) col.append_int(int64_t(v.get_uint64().value()));
-      else if (t == element_type::DOUBLE) col.append_int(int64_t(v.get_double().value()));
+      if (t == element_type::INT64)
+        col.append_int(v.get_int64().value());
+      else if (t == element_type::UINT64)
+        col.append_int(int64_t(v.get_uint64().value()));
+      else if (t == element_type::DOUBLE)
+        col.append_int(int64_t(v.get_double().value()));
       else if (t == element_type::STRING) {
         std::string_view s = v.get_string().value();
         int64_t i = 0;
@@ -107,9 +119,12 @@ Result<void> append_value(Column& col, const config::ColumnDef& def, element v) 
       return {};
     }
     case DataType::boolean:
-      if (t == element_type::BOOL) col.append_int(v.get_bool().value() ? 1 : 0);
-      else if (t == element_type::INT64) col.append_int(v.get_int64().value() != 0);
-      else return bad();
+      if (t == element_type::BOOL)
+        col.append_int(v.get_bool().value() ? 1 : 0);
+      else if (t == element_type::INT64)
+        col.append_int(v.get_int64().value() != 0);
+      else
+        return bad();
       return {};
   }
   return bad();
@@ -118,8 +133,7 @@ Result<void> append_value(Column& col, const config::ColumnDef& def, element v) 
 Result<element> at_path(element root, const std::string& path, std::string_view what) {
   element out;
   if (root.at_pointer(json_pointer(path)).get(out) != simdjson::SUCCESS)
-    return fail(ErrorKind::permanent,
-                fmt::format("response has no {} at {}", what, path));
+    return fail(ErrorKind::permanent, fmt::format("response has no {} at {}", what, path));
   return out;
 }
 
@@ -160,8 +174,8 @@ Result<RecordBatch> extract_fields_items(const config::RowsDef& rows,
       ++j;
     }
     if (j != map.size())
-      return fail(ErrorKind::permanent,
-                  fmt::format("a row in {} has {} values for {} fields", rows.items, j, map.size()));
+      return fail(ErrorKind::permanent, fmt::format("a row in {} has {} values for {} fields",
+                                                    rows.items, j, map.size()));
     for (size_t c = 0; c < columns.size(); ++c)
       if (!present[c]) batch.column(c).append_null();
   }
@@ -205,7 +219,8 @@ Result<RecordBatch> extract_rows(const config::RowsDef& rows,
   Schema schema;
   for (const auto& c : columns) schema.fields.push_back(Field{c.name, c.type});
   RecordBatch batch(std::move(schema));
-  if (rows.kind == "fields_items") return extract_fields_items(rows, columns, std::move(batch), root);
+  if (rows.kind == "fields_items")
+    return extract_fields_items(rows, columns, std::move(batch), root);
   return extract_objects(rows, columns, std::move(batch), root);
 }
 

@@ -66,9 +66,8 @@ std::string to_table(const state::RunRecord& r) {
   line("requests", fmt::format("{} ({} retries, {} rate-limited answers)", r.requests, r.retries,
                                r.rate_limited));
   if (secs > 0)
-    line("throughput",
-         fmt::format("{:.0f} rows/s, {:.1f} requests/s", double(r.rows) / secs,
-                     double(r.requests) / secs));
+    line("throughput", fmt::format("{:.0f} rows/s, {:.1f} requests/s", double(r.rows) / secs,
+                                   double(r.requests) / secs));
   if (!r.error.empty()) line("error", secrets::mask(r.error));
   return out;
 }
@@ -82,7 +81,8 @@ nlohmann::ordered_json run_json(const state::RunRecord& r) {
       {"kind", r.kind},
       {"status", r.status},
       {"started_at", iso_time(r.started_at)},
-      {"finished_at", r.finished_at ? nlohmann::ordered_json(iso_time(*r.finished_at)) : nlohmann::ordered_json()},
+      {"finished_at",
+       r.finished_at ? nlohmann::ordered_json(iso_time(*r.finished_at)) : nlohmann::ordered_json()},
       {"wall_seconds", wall_seconds(r)},
       {"tasks",
        {{"total", r.tasks_total},
@@ -97,14 +97,17 @@ nlohmann::ordered_json run_json(const state::RunRecord& r) {
       {"requests", r.requests},
       {"retries", r.retries},
       {"rate_limited", r.rate_limited},
-      {"error", r.error.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(secrets::mask(r.error))},
+      {"error",
+       r.error.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(secrets::mask(r.error))},
   };
   return j;
 }
 
 }  // namespace
 
-std::string to_json(const state::RunRecord& r) { return run_json(r).dump(2); }
+std::string to_json(const state::RunRecord& r) {
+  return run_json(r).dump(2);
+}
 
 std::string runs_to_json(const std::vector<state::RunRecord>& runs) {
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();

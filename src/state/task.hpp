@@ -13,7 +13,17 @@ namespace finsync::state {
 // pending -> running -> succeeded | failed (retry scheduled) | parked (resume_at) | paused
 // | cancelled | dead (attempts exhausted or permanent error) | split (replaced by children after
 // a response hit the row cap).
-enum class TaskState { pending, running, succeeded, failed, parked, paused, cancelled, dead, split };
+enum class TaskState {
+  pending,
+  running,
+  succeeded,
+  failed,
+  parked,
+  paused,
+  cancelled,
+  dead,
+  split
+};
 
 std::string_view to_string(TaskState s);
 std::optional<TaskState> parse_task_state(std::string_view s);
@@ -21,7 +31,7 @@ bool can_transition(TaskState from, TaskState to);
 bool is_terminal(TaskState s);
 
 struct Task {
-  std::string id;           // stable: plan + params + window, so re-planning finds it again
+  std::string id;  // stable: plan + params + window, so re-planning finds it again
   std::string plan;
   std::string params_json;  // the parameter set, e.g. {"ts_code":"000001.SZ"}
   int32_t start_day = 0;    // window, days since 1970-01-01, inclusive

@@ -53,7 +53,8 @@ TEST(ConfigErrors, UnknownKeyHasDidYouMean) {
 TEST(ConfigErrors, DuplicateKeyIsAnError) {
   std::string text = kPlan;
   text += "endpoint: weekly\n";
-  EXPECT_EQ(plan_error(text), "plans/p.yaml:7:1: endpoint: duplicate key 'endpoint' (first defined at line 3)");
+  EXPECT_EQ(plan_error(text),
+            "plans/p.yaml:7:1: endpoint: duplicate key 'endpoint' (first defined at line 3)");
 }
 
 TEST(ConfigErrors, BadValueNamesPathValueAndExpectation) {

@@ -9,7 +9,9 @@ using namespace finsync::plan;
 
 namespace {
 
-int32_t d(const char* iso) { return *dates::parse_iso(iso); }
+int32_t d(const char* iso) {
+  return *dates::parse_iso(iso);
+}
 
 // Mon-Fri except the listed holidays, over 2015..2016.
 TradingCalendar calendar_with_holidays(std::vector<int32_t> holidays) {

@@ -39,8 +39,8 @@ TEST(Limiter, EveryWindowMustAdmit) {
   ASSERT_TRUE(a.granted && b.granted);
   l.release(a.permit);
   l.release(b.permit);
-  EXPECT_FALSE(l.try_acquire("daily").granted);       // endpoint window full
-  EXPECT_TRUE(l.try_acquire("trade_cal").granted);    // account window still has room
+  EXPECT_FALSE(l.try_acquire("daily").granted);     // endpoint window full
+  EXPECT_TRUE(l.try_acquire("trade_cal").granted);  // account window still has room
   EXPECT_EQ(l.used(0), 3);
   EXPECT_EQ(l.used(1), 2);
 }
@@ -76,7 +76,9 @@ TEST(Limiter, NoWindowEverOverTheLimit) {
   std::vector<TimePoint> sends;
   std::vector<std::pair<TimePoint, uint64_t>> in_flight;
   uint64_t seed = 12345;
-  auto rnd = [&]() { return (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) >> 33; };
+  auto rnd = [&]() {
+    return (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL) >> 33;
+  };
   while (sends.size() < 500) {
     auto d = l.try_acquire("x");
     if (d.granted) {

@@ -114,10 +114,16 @@ TEST(ErrorRules, TushareCodesAndChineseMessages) {
     return r ? std::string("ok") : std::string(to_string(r.error().kind));
   };
   EXPECT_EQ(kind_of(200, R"({"code":40101,"msg":"您的token不对，请确认。","data":null})"), "auth");
-  EXPECT_EQ(kind_of(200, R"({"code":40203,"msg":"抱歉，您每分钟最多访问该接口200次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。","data":null})"),
-            "rate_limited");
-  EXPECT_EQ(kind_of(200, R"({"code":40203,"msg":"抱歉，您每天最多访问该接口100000次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。","data":null})"),
-            "quota_exhausted");
+  EXPECT_EQ(
+      kind_of(
+          200,
+          R"({"code":40203,"msg":"抱歉，您每分钟最多访问该接口200次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。","data":null})"),
+      "rate_limited");
+  EXPECT_EQ(
+      kind_of(
+          200,
+          R"({"code":40203,"msg":"抱歉，您每天最多访问该接口100000次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。","data":null})"),
+      "quota_exhausted");
   EXPECT_EQ(kind_of(200, R"({"code":-1,"msg":"接口名称不正确","data":null})"), "permanent");
   EXPECT_EQ(kind_of(502, "<html>bad gateway</html>"), "transient");
   EXPECT_EQ(kind_of(200, R"({"code":0,"msg":"","data":{"fields":["ts_code"],"items":[]}})"), "ok");
@@ -129,7 +135,8 @@ TEST(ErrorRules, RateLimitedCarriesRetryAt) {
   const auto& ep = *tushare().endpoint("daily");
   const auto before = std::chrono::system_clock::now();
   auto r = p->parse_response(
-      ep, json_response(200, R"({"code":40203,"msg":"抱歉，您每分钟最多访问该接口5次","data":null})"));
+      ep,
+      json_response(200, R"({"code":40203,"msg":"抱歉，您每分钟最多访问该接口5次","data":null})"));
   ASSERT_FALSE(r.has_value());
   ASSERT_TRUE(r.error().retry_at.has_value());
   EXPECT_GE(*r.error().retry_at, before + std::chrono::seconds(60));

@@ -13,7 +13,8 @@ TEST(Secrets, RegisteredValuesAreMasked) {
 }
 
 TEST(Secrets, CredentialsMaskedByShape) {
-  EXPECT_EQ(secrets::mask("postgresql://user:hunter2@db:5432/x"), "postgresql://user:***@db:5432/x");
+  EXPECT_EQ(secrets::mask("postgresql://user:hunter2@db:5432/x"),
+            "postgresql://user:***@db:5432/x");
   EXPECT_EQ(secrets::mask("GET https://h/q?symbol=A&apikey=ZZZ123&x=1"),
             "GET https://h/q?symbol=A&apikey=***&x=1");
   EXPECT_EQ(secrets::mask(R"({"api_key": "k-999", "n": 1})"), R"({"api_key": "***", "n": 1})");

@@ -125,8 +125,8 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
     spdlog::error("{}", snk.error().message);
     return exit_code_for(snk.error());
   }
-  sink::TableSpec table{plan->name,           spec.table,           endpoint.schema(),
-                        endpoint.primary_key, endpoint.time_column, spec.mode};
+  sink::TableSpec table{engine::landing_key(*plan), spec.table,           endpoint.schema(),
+                        endpoint.primary_key,       endpoint.time_column, spec.mode};
   if (auto opened = (*snk)->open(table); !opened) {
     spdlog::error("{}", opened.error().message);
     return exit_code_for(opened.error());

@@ -64,7 +64,7 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
   if (r.has("split")) {
     MapReader sp(r.loc_of("split"), r.get("split"));
     sp.allow_only({"window"});
-    p.split_window = sp.str("window");
+    p.split_window = sp.split_window("window");
   }
   p.concurrency = static_cast<int>(r.integer_or("concurrency", 0, 1));
   return p;

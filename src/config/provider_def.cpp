@@ -166,16 +166,7 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
     MapReader s(r.loc_of("split"), r.get("split"));
     s.allow_only({"by", "window"});
     s.choice("by", {"time"}, "time");
-    e.split_window = s.str_or("window", "auto");
-    const std::string& w = e.split_window;
-    bool ok = w == "auto";
-    if (!ok && w.size() >= 2 && std::string_view("dmy").find(w.back()) != std::string::npos) {
-      ok = std::all_of(w.begin(), w.end() - 1, ::isdigit) &&
-           std::stoi(w.substr(0, w.size() - 1)) > 0;
-    }
-    if (!ok)
-      raise(s.loc_of("window"), s.get("window").Mark(),
-            fmt::format("value '{}' is not valid: expected auto or a length like 30d, 6m, 3y", w));
+    if (s.has("window")) e.split_window = s.split_window("window");
   }
   if (r.has("universe")) {
     MapReader u(r.loc_of("universe"), r.get("universe"));

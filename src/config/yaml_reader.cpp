@@ -206,6 +206,20 @@ std::vector<std::string> MapReader::str_list(std::string_view key) const {
   return out;
 }
 
+std::string MapReader::split_window(std::string_view key) const {
+  const std::string w = str(key);
+  bool ok = w == "auto";
+  if (!ok && w.size() >= 2 && std::string_view("dmy").find(w.back()) != std::string::npos) {
+    int n = 0;
+    auto [p, ec] = std::from_chars(w.data(), w.data() + w.size() - 1, n);
+    ok = ec == std::errc() && p == w.data() + w.size() - 1 && n > 0 && n <= 10000;
+  }
+  if (!ok)
+    raise(loc_of(key), get(key).Mark(),
+          fmt::format("value '{}' is not valid: expected auto or a length like 30d, 6m, 3y", w));
+  return w;
+}
+
 std::string MapReader::choice(std::string_view key, std::initializer_list<std::string_view> choices,
                               std::string fallback) const {
   if (!has(key)) {

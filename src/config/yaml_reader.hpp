@@ -55,6 +55,8 @@ class MapReader {
   std::chrono::milliseconds duration(std::string_view key) const;
   std::chrono::milliseconds duration_or(std::string_view key, std::chrono::milliseconds fb) const;
   std::vector<std::string> str_list(std::string_view key) const;  // scalar or sequence
+  // A planner window: "auto", or a length in days, months or years ("30d", "6m", "3y").
+  std::string split_window(std::string_view key) const;
   // One of `choices`; error lists them.
   std::string choice(std::string_view key, std::initializer_list<std::string_view> choices,
                      std::string fallback = "") const;

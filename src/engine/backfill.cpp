@@ -26,7 +26,31 @@ std::string plan_fingerprint(const config::PlanDef& p) {
                      p.endpoint, p.sink.kind, p.sink.path.text, p.sink.table, p.sink.mode);
 }
 
+std::string landing_key(const config::PlanDef& p) {
+  // FNV-1a: a stable digest (std::hash is not stable across builds).
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : plan_fingerprint(p)) h = (h ^ c) * 1099511628211ULL;
+  return fmt::format("{}#{:08x}", p.name, uint32_t(h ^ (h >> 32)));
+}
+
 namespace {
+
+Outcome outcome_of(const Error& e) {
+  switch (e.kind) {
+    case ErrorKind::auth:
+      return Outcome::auth;
+    case ErrorKind::unreachable:
+      return Outcome::unreachable;
+    case ErrorKind::quota_exhausted:
+      return Outcome::parked;
+    case ErrorKind::cancelled:
+      return Outcome::interrupted;
+    case ErrorKind::invalid_input:
+      return Outcome::invalid;
+    default:
+      return Outcome::internal;
+  }
+}
 
 std::string run_id_for(const std::string& plan, TimePoint t) {
   const auto us =
@@ -165,10 +189,12 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
         break;
       case ErrorKind::auth:
         task.state = TaskState::failed;
+        ++rs.run.tasks_failed;
         rs.stop_with(Outcome::auth, e.message);
         break;
       case ErrorKind::unreachable:
         task.state = TaskState::failed;
+        ++rs.run.tasks_failed;
         rs.stop_with(Outcome::unreachable, e.message);
         break;
       case ErrorKind::quota_exhausted:
@@ -199,8 +225,10 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
       task.state = TaskState::dead;
       task.last_error = halves.error().message;
       ++rs.run.tasks_dead;
+      ++rs.progress.tasks_done;
       if (rs.outcome == Outcome::done) rs.outcome = Outcome::failed_tasks;
-      co_await save_task(rs, task);
+      if (auto s = co_await save_task(rs, task); !s)
+        rs.stop_with(Outcome::internal, s.error().message);
       co_return;
     }
     task.state = TaskState::split;
@@ -214,8 +242,8 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
       co_return;
     }
     ++rs.run.tasks_split;
-    ++rs.progress.tasks_done;
-    rs.progress.tasks_total += 2;
+    ++rs.run.tasks_total;  // the parent gives way to two children
+    ++rs.progress.tasks_total;
     for (auto it = children.rbegin(); it != children.rend(); ++it) rs.queue.push_front(*it);
     co_return;
   }
@@ -306,10 +334,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   } else {
     Result<std::vector<plan::Symbol>> u = co_await resolve_universe(deps.fetcher, plan.universe);
     if (!u) {
-      finish(u.error().kind == ErrorKind::auth          ? Outcome::auth
-             : u.error().kind == ErrorKind::unreachable ? Outcome::unreachable
-                                                        : Outcome::internal,
-             u.error().message);
+      finish(outcome_of(u.error()), u.error().message);
       co_return result;
     }
     // A resolved universe only grows: names already planned keep their tasks.
@@ -327,10 +352,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   Result<plan::TradingCalendar> cal =
       co_await fetch_calendar(deps.fetcher, plan.start_day, plan.end_day);
   if (!cal) {
-    finish(cal.error().kind == ErrorKind::auth          ? Outcome::auth
-           : cal.error().kind == ErrorKind::unreachable ? Outcome::unreachable
-                                                        : Outcome::internal,
-           cal.error().message);
+    finish(outcome_of(cal.error()), cal.error().message);
     co_return result;
   }
   rs.calendar = std::move(*cal);
@@ -341,7 +363,18 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     if (auto r = deps.store.put_run(rs.run); !r) return fail(r.error());
     auto tasks = deps.store.list_tasks(plan.name);
     if (!tasks) return tasks;
-    if (replanning) tasks->clear();
+    if (replanning) {
+      // What the plan lands changed: every task is done again, into the new definition.
+      for (auto& t : *tasks) {
+        if (t.state == TaskState::split) continue;
+        t.state = TaskState::pending;
+        t.attempts = 0;
+        t.rows = t.bytes = t.duration_ms = t.requests = 0;
+        t.last_error.clear();
+        t.resume_at.reset();
+        if (auto u = deps.store.update_task(t); !u) return fail(u.error());
+      }
+    }
     plan::PlanInput in;
     in.plan = plan.name;
     in.symbol_param = deps.endpoint.symbol_param;
@@ -357,7 +390,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     else if (*n > 0)
       spdlog::info("planned {} new tasks", *n);
     if (auto n = deps.store.reset_running(plan.name); !n) return fail(n.error());
-    auto landed = deps.sink.landed_tasks(plan.name);
+    auto landed = deps.sink.landed_tasks(landing_key(plan));
     if (!landed) return fail(landed.error());
     auto all = deps.store.list_tasks(plan.name);
     if (!all) return all;

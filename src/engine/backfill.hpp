@@ -63,5 +63,8 @@ boost::asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillO
 
 // provider/endpoint/sink/mode: what may not change under an existing plan without --replan.
 std::string plan_fingerprint(const config::PlanDef& plan);
+// Whose landed-markers a sink keeps for this plan: the name plus a digest of the fingerprint, so
+// markers of a definition replaced with --replan never vouch for the new one.
+std::string landing_key(const config::PlanDef& plan);
 
 }  // namespace finsync::engine

@@ -40,7 +40,19 @@ std::chrono::milliseconds Fetcher::backoff(int attempt) {
   return std::chrono::milliseconds(int64_t(base * jitter(rng_)));
 }
 
-asio::awaitable<uint64_t> Fetcher::acquire(const config::EndpointDef& endpoint) {
+asio::awaitable<bool> Fetcher::pause(std::chrono::milliseconds d) {
+  // In slices, so that a stop request never waits for a long rate-limit window to pass.
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!stopping_) {
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) co_return true;
+    co_await sleep_for(std::min(left, std::chrono::milliseconds(200)));
+  }
+  co_return false;
+}
+
+asio::awaitable<std::optional<uint64_t>> Fetcher::acquire(const config::EndpointDef& endpoint) {
   for (;;) {
     ratelimit::Decision d = limiter_.try_acquire(endpoint.name, endpoint.weight);
     if (d.granted) co_return d.permit;
@@ -48,7 +60,7 @@ asio::awaitable<uint64_t> Fetcher::acquire(const config::EndpointDef& endpoint) 
     if (d.retry_at)
       wait = std::max(std::chrono::milliseconds(1),
                       std::chrono::ceil<std::chrono::milliseconds>(*d.retry_at - clock_.now()));
-    co_await sleep_for(wait);
+    if (!co_await pause(wait)) co_return std::nullopt;
   }
 }
 
@@ -61,11 +73,9 @@ asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& e
   for (;;) {
     if (stopping_) co_return fail(ErrorKind::cancelled, "stopping: request not sent");
     ++attempt;
-    const uint64_t permit = co_await acquire(endpoint);
-    if (stopping_) {
-      limiter_.release(permit);
-      co_return fail(ErrorKind::cancelled, "stopping: request not sent");
-    }
+    const std::optional<uint64_t> slot = co_await acquire(endpoint);
+    if (!slot) co_return fail(ErrorKind::cancelled, "stopping: request not sent");
+    const uint64_t permit = *slot;
     ++counters_.requests;
     ++out.requests;
     net::HttpRequest req = *request;
@@ -109,7 +119,8 @@ asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& e
     const auto delay = backoff(attempt);
     spdlog::debug("{} {}: {}; retry {} in {} ms", provider_.def().name, endpoint.name, err.message,
                   attempt, delay.count());
-    co_await sleep_for(delay);
+    const bool waited = co_await pause(delay);
+    if (!waited) co_return fail(ErrorKind::cancelled, "stopping: retry not sent");
   }
 }
 

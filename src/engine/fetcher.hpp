@@ -3,6 +3,7 @@
 // retries with exponential backoff and jitter. Providers only build requests and map responses.
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <random>
 
 #include <boost/asio/awaitable.hpp>
@@ -46,7 +47,10 @@ class Fetcher {
   provider::Provider& provider() { return provider_; }
 
  private:
-  boost::asio::awaitable<uint64_t> acquire(const config::EndpointDef& endpoint);
+  // A permit, or nullopt when the run is stopping.
+  boost::asio::awaitable<std::optional<uint64_t>> acquire(const config::EndpointDef& endpoint);
+  // Waits `d`; false when the run started stopping meanwhile.
+  boost::asio::awaitable<bool> pause(std::chrono::milliseconds d);
   std::chrono::milliseconds backoff(int attempt);
 
   provider::Provider& provider_;

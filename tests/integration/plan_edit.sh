@@ -42,8 +42,11 @@ rc=$?
 set -e
 assert_eq 78 "$rc" "exit code of a changed write mode"
 grep -q "run again with --replan\|Run again with --replan" "$WORK/r4.err" || fail "message: $(cat "$WORK/r4.err")"
-# ...and accepted with --replan, which plans from scratch.
+# ...and accepted with --replan, which does every task again into the new definition.
+before_replan=$(daily_requests)
 "$FINSYNC" -w "$WS" run edit --replan >"$WORK/r5.out" 2>"$WORK/r5.err" || fail "--replan run exited $?: $(tail -3 "$WORK/r5.err")"
+tasks=$("$FINSYNC" -w "$WS" status edit | awk '$1 == "edit" { print $2 }')
+assert_eq "$tasks" "$(($(daily_requests) - before_replan))" "daily requests of the --replan run"
 canonical_from :memory: "read_parquet('$WS/data/edit/**/*.parquet', hive_partitioning = true)" >"$WORK/replaced.csv"
 diff -q "$WORK/truth.csv" "$WORK/replaced.csv" >/dev/null || fail "rows after --replan differ from truth"
 echo "plan_edit: ok"

@@ -144,3 +144,16 @@ TEST(EnvExpansion, CatalogLoadsWithoutSecretsSet) {
   ASSERT_TRUE(c.has_value()) << c.error().message;
   EXPECT_EQ(c->find("tushare")->auth.value.text, "${TUSHARE_TOKEN}");
 }
+
+TEST(ConfigErrors, SplitWindowIsValidatedInPlans) {
+  std::string text = kPlan;
+  text += "split: { window: weekly }\n";
+  EXPECT_EQ(plan_error(text),
+            "plans/p.yaml:7:18: split.window: value 'weekly' is not valid: expected auto or a "
+            "length like 30d, 6m, 3y");
+  text = kPlan;
+  text += "split: { window: 99999999999d }\n";
+  EXPECT_EQ(plan_error(text),
+            "plans/p.yaml:7:18: split.window: value '99999999999d' is not valid: expected auto or "
+            "a length like 30d, 6m, 3y");
+}

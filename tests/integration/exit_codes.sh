@@ -45,6 +45,16 @@ sed 's/^endpoint:/endpiont:/' "$WS/plans/ok.yaml" >"$WORK/typo.yaml"
 expect_exit 78 typo "$FINSYNC" -w "$WS" validate "$WORK/typo.yaml"
 grep -q "typo.yaml:3:1: unknown key 'endpiont'; did you mean 'endpoint'?" "$WORK/typo.err" || fail "typo: $(cat "$WORK/typo.err")"
 
+# --log-format json: one JSON object per line, the config error inside it.
+expect_exit 78 jsonlog "$FINSYNC" --log-format json -w "$WS" run "$WORK/broken.yaml"
+grep -q '^{"time":"[0-9T:-]*Z","level":"error","msg":".*broken.yaml:[0-9]*:[0-9]*: invalid YAML' "$WORK/jsonlog.err" ||
+  fail "json log line: $(cat "$WORK/jsonlog.err")"
+
+# init writes a workspace that validates as it is, with no token set.
+(unset TUSHARE_TOKEN; expect_exit 0 init "$FINSYNC" init "$WORK/fresh")
+(unset TUSHARE_TOKEN; expect_exit 0 fresh_validate "$FINSYNC" -w "$WORK/fresh" validate)
+grep -q "plans/tushare-daily.yaml (plan tushare-daily)" "$WORK/fresh_validate.out" || fail "init/validate: $(cat "$WORK/fresh_validate.out")"
+
 # 64: usage.
 expect_exit 64 usage "$FINSYNC" run
 expect_exit 64 badflag "$FINSYNC" run ok --no-such-flag

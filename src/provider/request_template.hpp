@@ -19,6 +19,5 @@ Result<std::string> render_string(const std::string& tpl, const TemplateVars& va
 // A body template (YAML map) rendered as JSON. A string that is exactly "{params}" becomes the
 // params object; other strings are rendered with render_string.
 Result<std::string> render_json_body(const YAML::Node& tpl, const TemplateVars& vars);
-std::string url_encode(std::string_view s);
 
 }  // namespace finsync::provider

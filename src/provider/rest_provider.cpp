@@ -4,6 +4,7 @@
 
 #include "config/env.hpp"
 #include "core/json_escape.hpp"
+#include "core/percent_encode.hpp"
 #include "provider/error_classify.hpp"
 #include "provider/request_template.hpp"
 #include "provider/row_extract.hpp"
@@ -45,7 +46,8 @@ class RestProvider final : public Provider {
     if (!path) return fail(path.error());
     std::string query;
     auto add_query = [&](const std::string& k, const std::string& v) {
-      query += fmt::format("{}{}={}", query.empty() ? "?" : "&", url_encode(k), url_encode(v));
+      query +=
+          fmt::format("{}{}={}", query.empty() ? "?" : "&", percent_encode(k), percent_encode(v));
     };
     for (const auto& [k, tpl] : ep.request.query) {
       // A query parameter whose template is one absent parameter is left out.

@@ -1,5 +1,7 @@
 #include "sink/staging_sink.hpp"
 
+#include "core/percent_encode.hpp"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -110,20 +112,7 @@ std::string describe_columns(const std::vector<std::pair<std::string, std::strin
 }  // namespace
 
 std::string escape_partition_value(const std::optional<std::string>& value) {
-  if (!value) return "NULL";
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : *value) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-        c == '_' || c == '-' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  return value ? percent_encode(*value) : "NULL";
 }
 
 StagingSink::StagingSink(StagingKind kind, SinkSpec spec, SinkContext ctx, std::string store_path,

@@ -5,6 +5,7 @@
 
 #include "config/catalog.hpp"
 #include "core/dates.hpp"
+#include "core/percent_encode.hpp"
 #include "provider/error_classify.hpp"
 #include "provider/provider.hpp"
 #include "provider/request_template.hpp"
@@ -44,7 +45,7 @@ TEST(Templating, RendersPlaceholdersAndRejectsUnknownOnes) {
   auto bad = render_string("/x/{nope}", v);
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().message, "template '/x/{nope}': no value for {nope}");
-  EXPECT_EQ(url_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+  EXPECT_EQ(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
 }
 
 TEST(Templating, TushareRequestBody) {

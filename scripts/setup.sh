@@ -37,7 +37,13 @@ apt_install() {
 npm_fetch() {
   local spec=$1 sha=$2 dest=$3 tmp tgz got
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$spec" >/dev/null)
+  local attempt out
+  for attempt in 1 2 3; do
+    if out=$(cd "$tmp" && npm pack "$spec" 2>&1); then break; fi
+    echo "[setup] npm pack $spec failed (attempt $attempt): $out" >&2
+    [[ $attempt == 3 ]] && exit 1
+    sleep $((attempt * 5))
+  done
   tgz=$(ls "$tmp"/*.tgz)
   got=$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)
   if [[ "$got" != "$sha" ]]; then

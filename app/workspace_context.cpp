@@ -60,8 +60,12 @@ Result<config::PlanDef> resolve_plan(const Context& ctx, const std::string& ref)
     fs::path p = fs::path(ctx.workspace.plans_dir) / (ref + ext);
     if (fs::is_regular_file(p, ec)) return config::load_plan_file(p.string());
   }
-  auto store = state::open_sqlite_state(ctx.workspace.state_path);
-  if (store && fs::exists(ctx.workspace.state_path)) {
+  // Looking a name up must not create a state store as a side effect.
+  auto store = fs::exists(ctx.workspace.state_path, ec)
+                   ? state::open_sqlite_state(ctx.workspace.state_path)
+                   : Result<std::unique_ptr<state::StateStore>>(
+                         fail(ErrorKind::not_found, "no state store"));
+  if (store) {
     auto rec = (*store)->get_plan(ref);
     if (rec && *rec)
       return config::parse_plan((*rec)->spec_yaml, fmt::format("plan '{}' (stored)", ref));

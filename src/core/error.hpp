@@ -32,11 +32,6 @@ struct Error {
   ErrorKind kind = ErrorKind::internal;
   std::string message;
   std::optional<TimePoint> retry_at;
-
-  bool retryable() const {
-    return kind == ErrorKind::transient || kind == ErrorKind::unreachable ||
-           kind == ErrorKind::rate_limited;
-  }
 };
 
 template <class T>

@@ -109,10 +109,4 @@ std::string to_json(const state::RunRecord& r) {
   return run_json(r).dump(2);
 }
 
-std::string runs_to_json(const std::vector<state::RunRecord>& runs) {
-  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-  for (const auto& r : runs) arr.push_back(run_json(r));
-  return arr.dump(2);
-}
-
 }  // namespace finsync::report

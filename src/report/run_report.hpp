@@ -10,7 +10,6 @@ namespace finsync::report {
 
 std::string to_table(const state::RunRecord& run);
 std::string to_json(const state::RunRecord& run);
-std::string runs_to_json(const std::vector<state::RunRecord>& runs);
 std::string format_duration(double seconds);
 double wall_seconds(const state::RunRecord& run);
 

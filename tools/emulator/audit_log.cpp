@@ -56,8 +56,10 @@ std::string AuditLog::render(const AuditRecord& r) const {
   line += r.code ? std::to_string(*r.code) : "null";
   line += ",\"http_status\":";
   line += r.http_status ? std::to_string(*r.http_status) : "null";
-  line += fmt::format(",\"rows\":{},\"capped\":{},\"latency_ms\":{:.3f}}}", r.rows,
+  line += fmt::format(",\"rows\":{},\"capped\":{},\"latency_ms\":{:.3f}", r.rows,
                       r.capped ? "true" : "false", r.latency_ms);
+  if (r.weight) line += fmt::format(",\"weight\":{}", *r.weight);
+  line += '}';
   return line;
 }
 

@@ -25,6 +25,7 @@ struct AuditRecord {
   std::size_t rows = 0;
   bool capped = false;
   double latency_ms = 0;
+  std::optional<int> weight;  // binance: the request weight charged; written only when set
 };
 
 class AuditLog {

@@ -1,4 +1,5 @@
-// The exchange trading calendar (SSE and SZSE share it), precomputed at startup.
+// An exchange trading calendar, precomputed at startup: the Chinese one (SSE and SZSE share
+// it) or a NYSE-like US one (alphavantage and polygon).
 #pragma once
 
 #include <cstddef>
@@ -18,7 +19,9 @@ class Calendar {
     int pretrade_ymd;  // previous open day strictly before this one
   };
 
-  Calendar();
+  enum class Rules { china, nyse };
+
+  explicit Calendar(Rules rules = Rules::china);
 
   // Every calendar day kFirstYmd..kLastYmd, ascending.
   const std::vector<Day>& days() const { return days_; }
@@ -35,8 +38,9 @@ class Calendar {
   // First index into days() whose date is >= ymd.
   std::size_t day_lower_bound(int ymd) const;
 
-  // The holiday rule: true if a weekday is nevertheless closed.
+  // The holiday rules: true if a weekday is nevertheless closed.
   static bool is_holiday(int days);
+  static bool is_us_holiday(int days);
 
  private:
   std::vector<Day> days_;

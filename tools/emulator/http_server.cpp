@@ -1,6 +1,7 @@
 #include "http_server.hpp"
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -140,6 +141,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
     req.body = std::move(msg.body());
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
     req.arrival = unix_now();
     req.seq = ++state_->seq;
     version_ = msg.version();
@@ -205,10 +211,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (reply_.fault == Fault::truncate) {
       const std::string& body = reply_.body;
-      raw_ = fmt::format(
-          "HTTP/1.1 200 OK\r\nServer: finsync-emulator\r\nContent-Type: {}\r\n"
-          "Content-Length: {}\r\n\r\n",
-          reply_.content_type, body.size());
+      raw_ = fmt::format("HTTP/1.1 200 OK\r\nServer: finsync-emulator\r\nContent-Type: {}\r\n",
+                         reply_.content_type);
+      for (const auto& [name, value] : reply_.headers)
+        raw_ += fmt::format("{}: {}\r\n", name, value);
+      raw_ += fmt::format("Content-Length: {}\r\n\r\n", body.size());
       raw_.append(body, 0, body.size() / 2);
       audit(200);
       lowest().expires_after(kWriteTimeout);
@@ -221,6 +228,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     res_->version(version_);
     res_->set(http::field::server, "finsync-emulator");
     res_->set(http::field::content_type, reply_.content_type);
+    for (const auto& [name, value] : reply_.headers) res_->insert(name, value);
     res_->keep_alive(keep_alive_);
     res_->body() = std::move(reply_.body);
     res_->prepare_payload();

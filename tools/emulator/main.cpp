@@ -1,5 +1,6 @@
-// finsync-emulator: a local stand-in for the Tushare Pro API, and the source of truth for the
-// data it serves. Shares no code with the rest of the project on purpose.
+// finsync-emulator: a local stand-in for market-data APIs (Tushare, Alpha Vantage, Polygon,
+// Binance), and the source of truth for the data it serves. Shares no code with the rest of the
+// project on purpose.
 #include <cstdio>
 #include <exception>
 

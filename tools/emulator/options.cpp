@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "crypto_market.hpp"
 #include "dates.hpp"
 #include "universe.hpp"
 
@@ -14,7 +15,8 @@ namespace emu {
 
 namespace {
 
-constexpr const char* kMainHelp = R"(finsync-emulator: a local stand-in for the Tushare Pro API
+constexpr const char* kMainHelp = R"(finsync-emulator: a local stand-in for market-data APIs
+(Tushare Pro, Alpha Vantage, Polygon.io, Binance spot)
 
 usage:
   finsync-emulator serve [options]   serve the API over HTTP(S)
@@ -24,17 +26,22 @@ usage:
 
 constexpr const char* kServeHelp = R"(usage: finsync-emulator serve [options]
 
-  --personality NAME     API to imitate (default tushare; the only one)
+  --personality NAME     API to imitate: tushare (default), alphavantage, polygon, binance
   --host ADDR            address to listen on (default 127.0.0.1)
   --port N               TCP port, 0 = pick a free one (default 0)
   --port-file PATH       once listening, write the port and a newline to PATH (atomically)
   --seed N               data seed (default 42)
   --symbols N            size of the stock universe, 1..4000 (default 100)
   --last-date YYYYMMDD   no daily rows after this date (default 20301231, the calendar end)
-  --token TOKEN          the token requests must carry (default emulator-token)
-  --row-cap N            daily answers are cut to the first N rows, 1..1000000 (default 6000)
-  --per-minute N         served requests per api_name per sliding minute, 0 = unlimited (default 0)
-  --per-day N            served requests per api_name per day window, 0 = unlimited (default 0)
+  --token TOKEN          the token (tushare) or API key (alphavantage, polygon) requests must
+                         carry (default emulator-token)
+  --row-cap N            tushare: daily answers are cut to the first N rows, 1..1000000
+                         (default 6000)
+  --per-minute N         served requests per sliding minute, 0 = unlimited (default 0); per
+                         api_name for tushare, per key for alphavantage and polygon (the Polygon
+                         free tier allows 5)
+  --per-day N            served requests per day window, 0 = unlimited (default 0); per api_name
+                         for tushare, per key for alphavantage (free key: 25) and polygon
   --minute-seconds S     length of the "minute" window in seconds (default 60)
   --day-seconds S        length of the "day" window in seconds, aligned to the Unix epoch
                          (default 86400: UTC midnight)
@@ -48,29 +55,47 @@ constexpr const char* kServeHelp = R"(usage: finsync-emulator serve [options]
   --tls-cert PEM         serve HTTPS with this certificate chain (needs --tls-key)
   --tls-key PEM          private key for --tls-cert
   --threads N            I/O threads, 1..16 (default 2)
+  --limit-style STYLE    alphavantage: limits answered as {"Information": ...} (information,
+                         the default, as today) or {"Note": ...} (note, before 2023)
+  --plan-history-days N  polygon: 403 for bars older than N days before --last-date (default 0:
+                         no limit; the free plan has about 730)
+  --plan-tickers N       polygon: 403 for aggregates of tickers after the first N in ticker order
+                         (default 0: all)
+  --weight-limit N       binance: request weight per "minute" window, 0 = unlimited (default 6000)
   --help                 this text
 )";
 
-constexpr const char* kTruthHelp = R"(usage: finsync-emulator truth --api API [options]
+constexpr const char* kTruthHelp =
+    R"(usage: finsync-emulator truth [--personality P] --api API [options]
 
 Prints, as canonical CSV on stdout, the exact rows the API holds for this seed: no row cap,
 no chaos. Header row; RFC 4180 quoting; LF line ends; dates YYYY-MM-DD; 2-decimal numbers
 with exactly 2 decimals; integers as integers; null as an empty field.
 
-  --api API              daily, stock_basic or trade_cal (required)
+  --personality P        tushare (default), alphavantage, polygon or binance
+  --api API              tushare: daily, stock_basic or trade_cal (required);
+                         alphavantage: daily (default) or listing_status;
+                         polygon: aggs (default) or tickers; binance: klines (default)
   --seed N               data seed (default 42)
   --symbols N            size of the stock universe (default 100)
   --last-date YYYYMMDD   no daily rows after this date (default 20301231)
-  --ts-code A,B          only these codes (daily, stock_basic)
-  --start YYYYMMDD       first date, inclusive (daily, trade_cal)
-  --end YYYYMMDD         last date, inclusive (daily, trade_cal)
+  --ts-code A,B          only these codes (daily, stock_basic); may be repeated
+  --trade-date YYYYMMDD  tushare daily: only this day (as the API's trade_date; wins over
+                         --start/--end)
+  --start YYYYMMDD       first date, inclusive (daily, trade_cal, aggs, klines)
+  --end YYYYMMDD         last date, inclusive (daily, trade_cal, aggs, klines)
+  --symbol A,B           alphavantage, polygon, binance: only these symbols; may be repeated
+  --interval I           binance: kline interval, 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d
+                         (default 1d); --start/--end are UTC days
+  --plan-history-days N  polygon: as the server option (bars the plan allows)
+  --plan-tickers N       polygon: as the server option
   --list-status L,D,P    only stocks with these statuses (daily, stock_basic; default all)
   --exchange SSE|SZSE    trade_cal: calendar name (default SSE); daily, stock_basic: only
                          stocks of that exchange (default all)
   --help                 this text
 
-Order: daily by ts_code then trade_date ascending; trade_cal by cal_date ascending;
-stock_basic by ts_code.
+Order: by symbol (ts_code, ticker), then date or open time ascending; trade_cal by
+cal_date ascending. Columns per personality: see docs/emulator.md.
 )";
 
 struct UsageError {
@@ -218,19 +243,33 @@ std::vector<OptionSpec> serve_specs(ServeOptions& o) {
       {"--tls-key", true, [&](std::string_view v) { o.tls_key = v; }},
       {"--threads", true,
        [&](std::string_view v) { o.threads = parse_uint<int>("--threads", v, 1, 16); }},
+      {"--limit-style", true,
+       [&](std::string_view v) {
+         if (v != "information" && v != "note") {
+           throw UsageError{
+               fmt::format("--limit-style: expected information or note, got '{}'", v)};
+         }
+         o.limit_style = v;
+       }},
+      {"--plan-history-days", true,
+       [&](std::string_view v) {
+         o.plan_history_days = parse_uint<int>("--plan-history-days", v, 0, 100000);
+       }},
+      {"--plan-tickers", true,
+       [&](std::string_view v) {
+         o.plan_tickers = parse_uint<int>("--plan-tickers", v, 0, Universe::kMaxSymbols);
+       }},
+      {"--weight-limit", true,
+       [&](std::string_view v) {
+         o.weight_limit = parse_uint<std::uint64_t>("--weight-limit", v, 0, UINT64_MAX);
+       }},
   };
 }
 
 std::vector<OptionSpec> truth_specs(TruthOptions& o) {
   return {
-      {"--api", true,
-       [&](std::string_view v) {
-         if (v != "daily" && v != "stock_basic" && v != "trade_cal") {
-           throw UsageError{
-               fmt::format("--api: expected daily, stock_basic or trade_cal, got '{}'", v)};
-         }
-         o.api = v;
-       }},
+      {"--personality", true, [&](std::string_view v) { o.personality = v; }},
+      {"--api", true, [&](std::string_view v) { o.api = v; }},
       {"--seed", true,
        [&](std::string_view v) { o.seed = parse_uint<std::uint64_t>("--seed", v, 0, UINT64_MAX); }},
       {"--symbols", true,
@@ -239,7 +278,25 @@ std::vector<OptionSpec> truth_specs(TruthOptions& o) {
        }},
       {"--last-date", true,
        [&](std::string_view v) { o.last_date = parse_date("--last-date", v); }},
-      {"--ts-code", true, [&](std::string_view v) { o.ts_codes = split_commas(v); }},
+      {"--ts-code", true,
+       [&](std::string_view v) {
+         for (std::string& c : split_commas(v)) o.ts_codes.push_back(std::move(c));
+       }},
+      {"--trade-date", true,
+       [&](std::string_view v) { o.trade_date = parse_date("--trade-date", v); }},
+      {"--symbol", true,
+       [&](std::string_view v) {
+         for (std::string& c : split_commas(v)) o.wanted.push_back(std::move(c));
+       }},
+      {"--interval", true, [&](std::string_view v) { o.interval = v; }},
+      {"--plan-history-days", true,
+       [&](std::string_view v) {
+         o.plan_history_days = parse_uint<int>("--plan-history-days", v, 0, 100000);
+       }},
+      {"--plan-tickers", true,
+       [&](std::string_view v) {
+         o.plan_tickers = parse_uint<int>("--plan-tickers", v, 0, Universe::kMaxSymbols);
+       }},
       {"--start", true, [&](std::string_view v) { o.start = parse_date("--start", v); }},
       {"--end", true, [&](std::string_view v) { o.end = parse_date("--end", v); }},
       {"--list-status", true,
@@ -262,6 +319,46 @@ std::vector<OptionSpec> truth_specs(TruthOptions& o) {
   };
 }
 
+bool known_personality(std::string_view p) {
+  return p == "tushare" || p == "alphavantage" || p == "polygon" || p == "binance";
+}
+
+// Per-personality defaults and checks of `truth` options.
+void check_truth(TruthOptions& o) {
+  const std::string& p = o.personality;
+  if (!known_personality(p)) {
+    throw UsageError{fmt::format(
+        "--personality: unknown '{}' (known: tushare, alphavantage, polygon, binance)", p)};
+  }
+  auto expect = [&](std::initializer_list<std::string_view> apis) {
+    if (o.api.empty() && p != "tushare") o.api = *apis.begin();
+    for (std::string_view a : apis) {
+      if (o.api == a) return;
+    }
+    std::string known;
+    for (std::string_view a : apis) known += (known.empty() ? "" : ", ") + std::string(a);
+    throw UsageError{o.api.empty()
+                         ? std::string("--api is required")
+                         : fmt::format("--api: expected {} for {}, got '{}'", known, p, o.api)};
+  };
+  if (p == "tushare") {
+    expect({"daily", "stock_basic", "trade_cal"});
+    if (o.trade_date != 0) {
+      o.start = o.trade_date;
+      o.end = o.trade_date;
+    }
+  } else if (p == "alphavantage") {
+    expect({"daily", "listing_status"});
+  } else if (p == "polygon") {
+    expect({"aggs", "tickers"});
+  } else {
+    expect({"klines"});
+    if (CryptoMarket::interval_ms(o.interval) == 0) {
+      throw UsageError{fmt::format("--interval: unknown '{}'", o.interval)};
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<int> parse_command_line(int argc, char** argv, Invocation& out) {
@@ -273,9 +370,10 @@ std::optional<int> parse_command_line(int argc, char** argv, Invocation& out) {
         std::fputs(kServeHelp, stdout);
         return 0;
       }
-      if (out.serve.personality != "tushare") {
-        throw UsageError{
-            fmt::format("--personality: unknown '{}' (known: tushare)", out.serve.personality)};
+      if (!known_personality(out.serve.personality)) {
+        throw UsageError{fmt::format(
+            "--personality: unknown '{}' (known: tushare, alphavantage, polygon, binance)",
+            out.serve.personality)};
       }
       if (out.serve.tls_cert.empty() != out.serve.tls_key.empty()) {
         throw UsageError{"--tls-cert and --tls-key go together"};
@@ -291,7 +389,7 @@ std::optional<int> parse_command_line(int argc, char** argv, Invocation& out) {
         std::fputs(kTruthHelp, stdout);
         return 0;
       }
-      if (out.truth.api.empty()) throw UsageError{"--api is required"};
+      check_truth(out.truth);
       return std::nullopt;
     }
     if (command == "--help" || command == "-h" || command == "help") {

@@ -32,9 +32,17 @@ struct ServeOptions {
   std::string tls_cert;
   std::string tls_key;
   int threads = 2;
+  // alphavantage: limits answered as {"Information": ...} (today) or {"Note": ...} (before 2023).
+  std::string limit_style = "information";
+  // polygon: the plan. 0 = unlimited.
+  int plan_history_days = 0;
+  int plan_tickers = 0;
+  // binance: request weight per "minute" window; 0 = unlimited.
+  std::uint64_t weight_limit = 6000;
 };
 
 struct TruthOptions {
+  std::string personality = "tushare";
   std::uint64_t seed = 42;
   int symbols = 100;
   int last_date = 20301231;
@@ -42,8 +50,13 @@ struct TruthOptions {
   std::vector<std::string> ts_codes;
   int start = 0;
   int end = 99999999;
-  std::string list_status;  // letters among L, D, P; empty = all
-  std::string exchange;     // SSE, SZSE or empty
+  int trade_date = 0;               // tushare daily: one day, wins over start/end
+  std::string list_status;          // letters among L, D, P; empty = all
+  std::string exchange;             // SSE, SZSE or empty
+  std::vector<std::string> wanted;  // --symbol: alphavantage, polygon, binance; empty = all
+  std::string interval = "1d";      // binance
+  int plan_history_days = 0;        // polygon
+  int plan_tickers = 0;             // polygon
 };
 
 enum class Command { serve, truth };

@@ -225,6 +225,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     res_.emplace();
     res_->result(static_cast<unsigned>(reply_.http_status));
+    // Beast knows no reason phrase for Binance's ban status.
+    if (reply_.http_status == 418) res_->reason("I'm a teapot");
     res_->version(version_);
     res_->set(http::field::server, "finsync-emulator");
     res_->set(http::field::content_type, reply_.content_type);

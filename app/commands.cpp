@@ -11,6 +11,7 @@
 
 #include "core/dates.hpp"
 #include "core/secrets.hpp"
+#include "engine/limits.hpp"
 #include "report/run_report.hpp"
 #include "sink/query.hpp"
 
@@ -118,9 +119,8 @@ int cmd_providers_show(const GlobalOptions& g, const std::string& name) {
                   p->auth.kind == "none"
                       ? ""
                       : fmt::format(" ({}, value from {})", p->auth.field, p->auth.value.text));
-  for (const auto& l : p->rate_limits)
-    out += fmt::format("limit     {} requests per {} ms ({}{})\n", l.limit, l.per.count(), l.scope,
-                       l.endpoint.empty() ? "" : " " + l.endpoint);
+  for (const auto& w : engine::account_limits(*p, ctx.workspace).windows)
+    out += fmt::format("limit     {}\n", w.name());
   for (const auto& [n, e] : p->endpoints) {
     std::vector<std::string> cols;
     for (const auto& c : e.columns) cols.push_back(fmt::format("{}:{}", c.name, to_string(c.type)));

@@ -10,6 +10,7 @@ struct RunArgs {
   std::string plan;
   bool replan = false;
   int concurrency = 0;
+  bool no_wait = false;
 };
 
 int cmd_init(const std::string& dir);

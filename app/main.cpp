@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   run->add_option("plan", run_args.plan, "plan file or plan name")->required();
   run->add_flag("--replan", run_args.replan,
                 "accept a changed endpoint, sink or write mode and plan again from scratch");
+  run->add_flag("--no-wait", run_args.no_wait,
+                "when a quota is spent, exit 75 instead of waiting for its reset");
   run->add_option("-c,--concurrency", run_args.concurrency, "requests in flight")
       ->check(CLI::Range(1, 256));
 

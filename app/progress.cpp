@@ -43,8 +43,25 @@ void ProgressDisplay::update(const engine::Progress& p) {
   }
 }
 
+void ProgressDisplay::waiting(double seconds_left) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto every = tty_ ? std::chrono::milliseconds(500) : std::chrono::milliseconds(60'000);
+  if (now - last_wait_ < every) return;
+  last_wait_ = now;
+  if (tty_) {
+    std::string line = fmt::format("\rparked: quota resets in {}            ",
+                                   report::format_duration(seconds_left));
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+    drawn_ = true;
+  } else {
+    spdlog::info("parked: quota resets in {}", report::format_duration(seconds_left));
+  }
+}
+
 void ProgressDisplay::finish() {
   if (tty_ && drawn_) std::fputs("\n", stderr);
+  drawn_ = false;
 }
 
 }  // namespace finsync::app

@@ -10,6 +10,8 @@ class ProgressDisplay {
  public:
   explicit ProgressDisplay(bool tty);
   void update(const engine::Progress& p);
+  // Parked: seconds until the quota resets.
+  void waiting(double seconds_left);
   void finish();
 
  private:
@@ -18,6 +20,7 @@ class ProgressDisplay {
   std::chrono::steady_clock::time_point last_ = {};
   int64_t start_done_ = -1;
   bool drawn_ = false;
+  std::chrono::steady_clock::time_point last_wait_ = {};
 };
 
 }  // namespace finsync::app

@@ -5,17 +5,23 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "app/commands.hpp"
 #include "app/progress.hpp"
 #include "config/env.hpp"
 #include "engine/backfill.hpp"
+#include "engine/limits.hpp"
 #include "report/run_report.hpp"
 #include "sink/registry.hpp"
 
@@ -47,11 +53,25 @@ int exit_for(engine::Outcome o) {
   return kInternal;
 }
 
-std::vector<ratelimit::WindowSpec> limiter_windows(const config::ProviderDef& p) {
-  std::vector<ratelimit::WindowSpec> out;
-  for (const auto& l : p.rate_limits)
-    out.push_back(ratelimit::WindowSpec{l.scope == "endpoint" ? l.endpoint : "", l.limit, l.per});
-  return out;
+std::string format_time(TimePoint t) {
+  return fmt::format("{:%Y-%m-%d %H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(t));
+}
+
+// Waits until `until` on the io_context, redrawing a countdown; false when a signal came first.
+asio::awaitable<bool> wait_for_reset(TimePoint until, const Clock& clock,
+                                     const std::atomic<bool>& interrupted,
+                                     ProgressDisplay& progress) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex);
+  while (!interrupted) {
+    const auto left = std::chrono::ceil<std::chrono::seconds>(until - clock.now());
+    if (left.count() <= 0) co_return true;
+    progress.waiting(double(left.count()));
+    timer.expires_after(std::min<std::chrono::milliseconds>(left, std::chrono::milliseconds(250)));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return false;
 }
 
 }  // namespace
@@ -117,30 +137,34 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
     spdlog::error("{}", store.error().message);
     return exit_code_for(store.error());
   }
+  auto ledger = (*store)->open_ledger();
+  if (!ledger) {
+    spdlog::error("{}", ledger.error().message);
+    return exit_code_for(ledger.error());
+  }
   sink::SinkRegistry sinks;
   sink::register_builtin_sinks(sinks);
-  auto snk =
-      sinks.create(spec, sink::SinkContext{ctx.workspace.data_dir, ctx.workspace.staging_path()});
-  if (!snk) {
-    spdlog::error("{}", snk.error().message);
-    return exit_code_for(snk.error());
-  }
-  sink::TableSpec table{engine::landing_key(*plan), spec.table,           endpoint.schema(),
-                        endpoint.primary_key,       endpoint.time_column, spec.mode};
-  if (auto opened = (*snk)->open(table); !opened) {
-    spdlog::error("{}", opened.error().message);
-    return exit_code_for(opened.error());
-  }
+  const sink::TableSpec table{engine::landing_key(*plan), spec.table,           endpoint.schema(),
+                              endpoint.primary_key,       endpoint.time_column, spec.mode};
 
   asio::io_context io(1);
   asio::thread_pool store_thread(1);
+  asio::thread_pool ledger_thread(1);
   SystemClock clock;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> interrupted{false};
   net::HttpClient client(io, http);
-  ratelimit::Limiter limiter(limiter_windows(pdef), clock);
+  const engine::AccountLimits limits = engine::account_limits(pdef, ctx.workspace);
+  ratelimit::LimiterOptions lopts;
+  lopts.provider = limits.provider;
+  lopts.account = limits.account;
+  lopts.windows = limits.windows;
+  // A slot whose holder died stops counting once its request would have timed out anyway.
+  lopts.in_flight_timeout = ctx.workspace.http.timeout + ctx.workspace.http.connect_timeout;
+  ratelimit::Limiter limiter(lopts, **ledger, clock);
   engine::RetryPolicy retry{ctx.workspace.max_attempts, ctx.workspace.backoff_initial,
                             ctx.workspace.backoff_max};
-  engine::Fetcher fetcher(**prov, client, limiter, clock, retry, stopping);
+  engine::Fetcher fetcher({**prov, client, limiter, limits, ledger_thread, clock, stopping}, retry);
 
   // First signal: stop sending, let in-flight requests land and checkpoint. Second: abort at
   // once; every store is transactional, so the next run resumes safely.
@@ -148,7 +172,8 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& err, int) {
         if (err) return;
-        if (stopping.exchange(true)) {
+        stopping = true;
+        if (interrupted.exchange(true)) {
           static const char msg[] = "\nfinsync: aborted\n";
           (void)!::write(2, msg, sizeof msg - 1);
           std::_Exit(kInterrupted);
@@ -167,33 +192,82 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
                                                 : ctx.workspace.concurrency;
   options.replan = args.replan;
   options.on_progress = [&progress](const engine::Progress& p) { progress.update(p); };
-  engine::BackfillDeps deps{*plan, endpoint,     spec,  fetcher, **store,
-                            **snk, store_thread, clock, stopping};
   engine::BackfillResult result;
-  asio::co_spawn(io, engine::run_backfill(deps, options),
-                 [&](std::exception_ptr e, engine::BackfillResult r) {
-                   if (e) std::rethrow_exception(e);
-                   result = std::move(r);
-                   signals.cancel();
-                 });
-  try {
-    io.run();
-  } catch (const std::exception& e) {
+  auto run_io = [&]() -> bool {
+    try {
+      io.restart();
+      io.run();
+      return true;
+    } catch (const std::exception& e) {
+      progress.finish();
+      spdlog::critical("internal error: {}", e.what());
+      return false;
+    }
+  };
+  // Runs until done, or parked with --no-wait: a spent quota waits for its reset here, then the
+  // same plan carries on where it stopped.
+  for (;;) {
+    // A fresh sink per round: closing one brings the derived files up to date.
+    auto snk =
+        sinks.create(spec, sink::SinkContext{ctx.workspace.data_dir, ctx.workspace.staging_path()});
+    if (!snk) {
+      spdlog::error("{}", snk.error().message);
+      return exit_code_for(snk.error());
+    }
+    if (auto opened = (*snk)->open(table); !opened) {
+      spdlog::error("{}", opened.error().message);
+      return exit_code_for(opened.error());
+    }
+    engine::BackfillDeps deps{*plan, endpoint,     spec,  fetcher, **store,
+                              **snk, store_thread, clock, stopping};
+    result = {};
+    asio::co_spawn(io, engine::run_backfill(deps, options),
+                   [&](std::exception_ptr e, engine::BackfillResult r) {
+                     if (e) std::rethrow_exception(e);
+                     result = std::move(r);
+                     io.stop();  // the signal wait stays armed for the next round
+                   });
+    if (!run_io()) return kInternal;
     progress.finish();
-    spdlog::critical("internal error: {}", e.what());
-    return kInternal;
+    if (!result.run.id.empty() && result.run.finished_at) {
+      std::fputs(report::to_table(result.run).c_str(), stdout);
+      if (result.sink_stats.files_written > 0)
+        std::printf("  %-14s %lld files rewritten for %lld partitions\n", "files",
+                    (long long)result.sink_stats.files_written,
+                    (long long)result.sink_stats.partitions_materialized);
+      if (result.outcome == engine::Outcome::done && result.run.rows == 0)
+        std::printf("nothing new: every task of plan %s was already landed\n", plan->name.c_str());
+      std::fflush(stdout);
+    }
+    if (result.outcome != engine::Outcome::parked || !result.resume_at) break;
+    const auto in = std::chrono::duration<double>(*result.resume_at - clock.now()).count();
+    spdlog::warn("{}: {} tasks parked until {} (in {}); progress is saved", result.message,
+                 result.parked, format_time(*result.resume_at),
+                 report::format_duration(std::max(0.0, in)));
+    if (args.no_wait || interrupted) {
+      spdlog::info("run `finsync run {}` after that time to resume", plan->name);
+      return kParked;
+    }
+    spdlog::info("waiting for the reset (Ctrl-C stops; a later `finsync run` resumes)");
+    bool reset_reached = false;
+    asio::co_spawn(io, wait_for_reset(*result.resume_at, clock, interrupted, progress),
+                   [&](std::exception_ptr e, bool ok) {
+                     if (e) std::rethrow_exception(e);
+                     reset_reached = ok;
+                     io.stop();
+                   });
+    if (!run_io()) return kInternal;
+    progress.finish();
+    if (!reset_reached) {
+      spdlog::warn("interrupted while parked; progress is saved and the next run resumes");
+      return kInterrupted;
+    }
+    spdlog::info("quota reset reached: resuming plan {}", plan->name);
+    stopping = false;
   }
+  signals.cancel();
   store_thread.join();
-  progress.finish();
-  if (!result.run.id.empty() && result.run.finished_at) {
-    std::fputs(report::to_table(result.run).c_str(), stdout);
-    if (result.sink_stats.files_written > 0)
-      std::printf("  %-14s %lld files rewritten for %lld partitions\n", "files",
-                  (long long)result.sink_stats.files_written,
-                  (long long)result.sink_stats.partitions_materialized);
-    if (result.outcome == engine::Outcome::done && result.run.rows == 0)
-      std::printf("nothing new: every task of plan %s was already landed\n", plan->name.c_str());
-  }
+  ledger_thread.join();
   if (!result.message.empty()) {
     if (result.outcome == engine::Outcome::interrupted)
       spdlog::warn("{}", result.message);

@@ -161,7 +161,27 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
                         e.time_column));
   }
   e.max_rows_per_request = r.integer_or("max_rows_per_request", 0, 1);
-  e.weight = r.integer_or("weight", 1, 1);
+  if (r.has("weight") && r.get("weight").IsMap()) {
+    MapReader w(r.loc_of("weight"), r.get("weight"));
+    w.allow_only({"param", "default", "steps"});
+    e.weight_param = w.str("param");
+    e.weight_param_default = w.integer("default", 0);
+    YAML::Node steps = w.get("steps");
+    if (!steps.IsSequence() || steps.size() == 0)
+      raise(w.loc_of("steps"), steps.Mark(), "expected a list of [up_to, weight] pairs");
+    for (const auto& st : steps) {
+      if (!st.IsSequence() || st.size() != 2)
+        raise(w.loc_of("steps"), st.Mark(), "expected a pair [up_to, weight]");
+      const auto up_to = st[0].as<int64_t>(), weight = st[1].as<int64_t>();
+      if (weight < 1 || (!e.weight_steps.empty() && up_to <= e.weight_steps.back().first))
+        raise(w.loc_of("steps"), st.Mark(),
+              "expected ascending `up_to` values and weights of at least 1");
+      e.weight_steps.emplace_back(up_to, weight);
+    }
+    e.weight = e.weight_steps.front().second;
+  } else {
+    e.weight = r.integer_or("weight", 1, 1);
+  }
   if (r.has("split")) {
     MapReader s(r.loc_of("split"), r.get("split"));
     s.allow_only({"by", "window"});
@@ -227,8 +247,8 @@ ErrorRuleDef parse_error_rule(const MapReader& r) {
 
 ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file) {
   MapReader r(Loc{file, ""}, root);
-  r.allow_only({"provider", "description", "base_url", "auth", "rate_limits", "errors", "message",
-                "calendar", "request", "rows", "endpoints"});
+  r.allow_only({"provider", "description", "base_url", "auth", "rate_limits", "max_in_flight",
+                "errors", "message", "calendar", "request", "rows", "endpoints"});
   ProviderDef p;
   p.source = file;
   p.name = r.str("provider");
@@ -244,22 +264,8 @@ ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file)
       p.auth.value = RawValue{a.str("value"), where_of(a.loc_of("value"), a.get("value"))};
     }
   }
-  if (r.has("rate_limits")) {
-    YAML::Node seq = r.get("rate_limits");
-    if (!seq.IsSequence()) raise(r.loc_of("rate_limits"), seq.Mark(), "expected a list");
-    for (size_t i = 0; i < seq.size(); ++i) {
-      MapReader l(Loc{file, fmt::format("rate_limits[{}]", i)}, seq[i]);
-      l.allow_only({"scope", "endpoint", "limit", "per"});
-      RateLimitDef d;
-      d.scope = l.choice("scope", {"account", "endpoint"}, "account");
-      if (d.scope == "endpoint") d.endpoint = l.str("endpoint");
-      d.limit = l.integer("limit", 1);
-      d.per = l.duration("per");
-      if (d.per.count() <= 0)
-        raise(l.loc_of("per"), l.get("per").Mark(), "expected a duration > 0");
-      p.rate_limits.push_back(d);
-    }
-  }
+  if (r.has("rate_limits")) p.rate_limits = parse_rate_limits(r, "rate_limits");
+  p.max_in_flight = static_cast<int>(r.integer_or("max_in_flight", 0, 1));
   if (r.has("errors")) {
     YAML::Node seq = r.get("errors");
     if (!seq.IsSequence()) raise(r.loc_of("errors"), seq.Mark(), "expected a list");
@@ -299,6 +305,23 @@ ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file)
 }
 
 }  // namespace
+
+int64_t EndpointDef::weight_for(
+    const std::vector<std::pair<std::string, std::string>>& params) const {
+  if (weight_param.empty()) return weight;
+  int64_t v = weight_param_default;
+  for (const auto& [k, value] : params) {
+    if (k != weight_param) continue;
+    try {
+      v = std::stoll(value);
+    } catch (const std::exception&) {
+      return weight_steps.back().second;  // unreadable: assume the heaviest
+    }
+  }
+  for (const auto& [up_to, w] : weight_steps)
+    if (v <= up_to) return w;
+  return weight_steps.back().second;
+}
 
 const ParamDef* EndpointDef::param(std::string_view n) const {
   for (const auto& p : params)

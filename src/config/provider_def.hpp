@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/env.hpp"
+#include "config/rate_limits.hpp"
 #include "core/error.hpp"
 #include "core/record_batch.hpp"
 
@@ -21,13 +22,6 @@ struct AuthDef {
   std::string field;          // header name, query parameter or body field
   std::string prefix;         // e.g. "Bearer " for headers
   RawValue value;
-};
-
-struct RateLimitDef {
-  std::string scope = "account";  // account | endpoint
-  std::string endpoint;           // for scope endpoint
-  int64_t limit = 0;
-  std::chrono::milliseconds per{0};
 };
 
 struct ErrorRuleDef {
@@ -89,7 +83,13 @@ struct EndpointDef {
   std::string time_column;
   int64_t max_rows_per_request = 0;   // 0 = no cap known
   std::string split_window = "auto";  // auto | <n>d | <n>m | <n>y
+  // Request weight: fixed, or by the value of one parameter (Binance depth: by `limit`).
   int64_t weight = 1;
+  std::string weight_param;
+  int64_t weight_param_default = 0;
+  std::vector<std::pair<int64_t, int64_t>> weight_steps;  // (value up to, weight), ascending
+
+  int64_t weight_for(const std::vector<std::pair<std::string, std::string>>& params) const;
   std::optional<UniverseDef> universe;
   std::string where;
 
@@ -111,6 +111,7 @@ struct ProviderDef {
   RawValue base_url;
   AuthDef auth;
   std::vector<RateLimitDef> rate_limits;
+  int max_in_flight = 0;  // 0 = no cap beyond the run's concurrency
   std::vector<ErrorRuleDef> errors;
   std::string message_path;  // where the error message lives in a body, e.g. $.msg
   std::optional<CalendarDef> calendar;

@@ -29,7 +29,8 @@ Result<WorkspaceDef> load_workspace(const std::string& root_in) {
       w.file = file;
       YAML::Node root = parse_yaml(read_file(file), file);
       MapReader r(Loc{file, ""}, root);
-      r.allow_only({"data_dir", "state", "providers_dir", "plans_dir", "defaults", "http"});
+      r.allow_only(
+          {"data_dir", "state", "providers_dir", "plans_dir", "defaults", "http", "accounts"});
       data = r.str_or("data_dir", data);
       providers = r.str_or("providers_dir", providers);
       plans = r.str_or("plans_dir", plans);
@@ -59,6 +60,18 @@ Result<WorkspaceDef> load_workspace(const std::string& root_in) {
                        fmt::format("{}:{}:{}: http.ca_file", file, h.get("ca_file").Mark().line + 1,
                                    h.get("ca_file").Mark().column + 1)};
         w.http.verify_tls = h.boolean_or("verify_tls", true);
+      }
+      if (r.has("accounts")) {
+        MapReader a(r.loc_of("accounts"), r.get("accounts"));
+        for (const auto& provider : a.keys()) {
+          MapReader p(a.loc_of(provider), a.get(provider));
+          p.allow_only({"account", "rate_limits", "max_in_flight"});
+          AccountDef def;
+          def.label = p.str_or("account", def.label);
+          if (p.has("rate_limits")) def.rate_limits = parse_rate_limits(p, "rate_limits");
+          def.max_in_flight = static_cast<int>(p.integer_or("max_in_flight", 0, 1));
+          w.accounts.emplace(provider, std::move(def));
+        }
       }
     }
   } catch (const ConfigError& e) {

@@ -2,9 +2,12 @@
 // The workspace file finsync.yaml: where state and data live, and defaults. Paths in it are
 // relative to the directory that holds it.
 #include <chrono>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "config/env.hpp"
+#include "config/rate_limits.hpp"
 #include "core/error.hpp"
 
 namespace finsync::config {
@@ -15,6 +18,14 @@ struct HttpDef {
   std::chrono::milliseconds low_speed_time{30'000};
   RawValue ca_file;
   bool verify_tls = true;
+};
+
+// The account a workspace uses at one provider: its label (plans on the same provider and label
+// share one quota) and, when its tier differs from the provider file, its own windows.
+struct AccountDef {
+  std::string label = "default";
+  std::vector<RateLimitDef> rate_limits;  // empty: the provider's
+  int max_in_flight = 0;                  // 0: the provider's
 };
 
 struct WorkspaceDef {
@@ -29,6 +40,7 @@ struct WorkspaceDef {
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30'000};
   HttpDef http;
+  std::map<std::string, AccountDef> accounts;  // by provider name
 
   std::string staging_path() const { return data_dir + "/finsync.duckdb"; }
 };

@@ -74,6 +74,8 @@ struct RunState {
   std::vector<Landing*> landing_queue;
   bool landing_busy = false;
   int64_t landing_commits = 0;
+  std::optional<TimePoint> resume_at;  // earliest quota reset of a parked task
+  int64_t parked = 0;
 
   // The first fatal condition wins; every worker stops taking tasks.
   void stop_with(Outcome o, std::string why) {
@@ -198,8 +200,12 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
         rs.stop_with(Outcome::unreachable, e.message);
         break;
       case ErrorKind::quota_exhausted:
+        // Nothing was spent on it: the attempt does not count.
         task.state = TaskState::parked;
+        task.attempts -= 1;
         task.resume_at = e.retry_at;
+        ++rs.parked;
+        if (e.retry_at && (!rs.resume_at || *e.retry_at < *rs.resume_at)) rs.resume_at = e.retry_at;
         rs.stop_with(Outcome::parked, e.message);
         break;
       default:
@@ -277,7 +283,7 @@ asio::awaitable<void> worker(RunState& rs, asio::steady_timer& all_done) {
 }  // namespace
 
 asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions options) {
-  RunState rs{deps, options, {}, {}, {}, {}, Outcome::done, "", 0, {}, false, 0};
+  RunState rs{deps, options, {}, {}, {}, {}, Outcome::done, "", 0, {}, false, 0, {}, 0};
   BackfillResult result;
   const config::PlanDef& plan = deps.plan;
   rs.run.id = run_id_for(plan.name, deps.clock.now());
@@ -410,15 +416,33 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     co_return result;
   }
   const TimePoint now = deps.clock.now();
+  int64_t still_parked = 0;
+  std::string parked_reason;
   for (auto& t : *all) {
     if (t.state == TaskState::split) continue;
     ++rs.run.tasks_total;
+    const bool waiting = t.state == TaskState::parked && t.resume_at && *t.resume_at > now;
     const bool runnable = t.state == TaskState::pending || t.state == TaskState::failed ||
-                          (t.state == TaskState::parked && (!t.resume_at || *t.resume_at <= now));
+                          t.state == TaskState::running ||
+                          (t.state == TaskState::parked && !waiting);
+    if (waiting) {
+      // The quota that parked it has not reset: sending now would be refused.
+      ++still_parked;
+      if (!rs.resume_at || *t.resume_at < *rs.resume_at) {
+        rs.resume_at = t.resume_at;
+        parked_reason = t.last_error;
+      }
+    }
     if (runnable)
       rs.queue.push_back(std::move(t));
-    else
+    else if (!waiting)
       ++rs.run.tasks_skipped;
+  }
+  rs.parked = still_parked;
+  if (still_parked > 0) {
+    // One account, one quota: the tasks not parked yet would meet the same refusal.
+    rs.outcome = Outcome::parked;
+    rs.message = parked_reason.empty() ? "a quota is spent" : parked_reason;
   }
   rs.progress.tasks_total = rs.run.tasks_total;
   rs.progress.tasks_done = rs.run.tasks_skipped;
@@ -429,7 +453,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   // 4. Workers.
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
-  const int n = std::max(1, options.concurrency);
+  const int n = rs.outcome == Outcome::parked ? 0 : std::max(1, options.concurrency);
   rs.active_workers = n;
   for (int i = 0; i < n; ++i)
     asio::co_spawn(ex, worker(rs, all_done), [](std::exception_ptr e) {
@@ -441,7 +465,24 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 
-  // 5. Bring derived outputs up to date and close the run.
+  // 5. A spent quota parks every task that did not run, so status shows what waits for it.
+  if (rs.outcome == Outcome::parked && !rs.queue.empty()) {
+    for (auto& t : rs.queue) {
+      t.state = TaskState::parked;
+      t.resume_at = rs.resume_at;
+      t.last_error = rs.message;
+    }
+    rs.parked += int64_t(rs.queue.size());
+    auto park_job = [&deps, &rs]() -> Result<void> {
+      for (const auto& t : rs.queue)
+        if (auto u = deps.store.update_task(t); !u) return u;
+      return {};
+    };
+    if (auto p = co_await run_blocking(deps.store_thread, park_job); !p)
+      rs.stop_with(Outcome::internal, p.error().message);
+  }
+
+  // 6. Bring derived outputs up to date and close the run.
   auto close_job = [&deps]() { return deps.sink.close(); };
   Result<sink::SinkStats> closed = co_await run_blocking(deps.store_thread, close_job);
   if (!closed)
@@ -483,6 +524,8 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   result.outcome = rs.outcome;
   result.message = rs.message;
   result.run = rs.run;
+  result.parked = rs.parked;
+  result.resume_at = rs.resume_at;
   co_return result;
 }
 

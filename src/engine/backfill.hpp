@@ -55,6 +55,9 @@ struct BackfillDeps {
 struct BackfillResult {
   Outcome outcome = Outcome::done;
   std::string message;
+  // Outcome parked: how many tasks wait for a quota reset, and the earliest reset.
+  int64_t parked = 0;
+  std::optional<TimePoint> resume_at;
   state::RunRecord run;
   sink::SinkStats sink_stats;
 };

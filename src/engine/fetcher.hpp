@@ -1,14 +1,18 @@
 #pragma once
-// The framework side of a request: pacing under the limiter, transport, classification and
-// retries with exponential backoff and jitter. Providers only build requests and map responses.
+// The framework side of a request: pacing under the limiter (whose ledger decisions run on the
+// ledger thread), transport, classification, reading the provider's rate-limit signals back into
+// the ledger, and retries with exponential backoff and jitter. Providers only build requests and
+// map responses.
 #include <atomic>
 #include <chrono>
 #include <optional>
 #include <random>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "core/clock.hpp"
+#include "engine/limits.hpp"
 #include "net/http_client.hpp"
 #include "provider/provider.hpp"
 #include "ratelimit/limiter.hpp"
@@ -35,31 +39,44 @@ struct FetchResult {
   int attempts = 0;
 };
 
+struct FetcherDeps {
+  provider::Provider& provider;
+  net::HttpClient& http;
+  ratelimit::Limiter& limiter;
+  const AccountLimits& limits;
+  boost::asio::thread_pool& ledger_thread;
+  const Clock& clock;
+  const std::atomic<bool>& stopping;
+};
+
 class Fetcher {
  public:
-  Fetcher(provider::Provider& provider, net::HttpClient& http, ratelimit::Limiter& limiter,
-          const Clock& clock, RetryPolicy policy, const std::atomic<bool>& stopping);
+  Fetcher(FetcherDeps deps, RetryPolicy policy);
 
+  // quota_exhausted (retry_at = the reset) when a quota window is spent: nothing was sent.
   boost::asio::awaitable<Result<FetchResult>> fetch(const config::EndpointDef& endpoint,
                                                     provider::Params params);
 
   const FetchCounters& counters() const { return counters_; }
-  provider::Provider& provider() { return provider_; }
+  provider::Provider& provider() { return d_.provider; }
+  ratelimit::Limiter& limiter() { return d_.limiter; }
+  boost::asio::thread_pool& ledger_thread() { return d_.ledger_thread; }
 
  private:
-  // A permit, or nullopt when the run is stopping.
-  boost::asio::awaitable<std::optional<uint64_t>> acquire(const config::EndpointDef& endpoint);
+  // A permit; nullopt when the run is stopping; an error for a spent quota or a ledger failure.
+  boost::asio::awaitable<Result<std::optional<int64_t>>> acquire(const std::string& endpoint,
+                                                                 int64_t weight);
   // Waits `d`; false when the run started stopping meanwhile.
   boost::asio::awaitable<bool> pause(std::chrono::milliseconds d);
   std::chrono::milliseconds backoff(int attempt);
+  // Headers and messages that state the provider's own count; a rate-limit answer blocks the
+  // account until its window passes.
+  Result<void> read_signals(const net::HttpResponse* response, const Error* error);
 
-  provider::Provider& provider_;
-  net::HttpClient& http_;
-  ratelimit::Limiter& limiter_;
-  const Clock& clock_;
+  FetcherDeps d_;
   RetryPolicy policy_;
-  const std::atomic<bool>& stopping_;
   FetchCounters counters_;
+  int in_flight_ = 0;
   bool reached_ = false;  // the provider answered at least once in this process
   std::mt19937_64 rng_{std::random_device{}()};
 };

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "state/sqlite_db.hpp"
+#include "state/sqlite_ledger.hpp"
 #include "state/sqlite_store_internal.hpp"
 #include "state/state_store.hpp"
 
@@ -21,7 +22,7 @@ namespace detail {
 namespace {
 
 // Version 1 is the schema of the first release. Never edit a released step; append one.
-constexpr std::array<Migration, 2> kMigrations{{
+constexpr std::array<Migration, 3> kMigrations{{
     {1, "initial schema: plans, tasks, runs",
      R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
@@ -76,6 +77,35 @@ ALTER TABLE tasks ADD COLUMN requests INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX tasks_plan_state ON tasks(plan, state);
 CREATE INDEX runs_plan_started ON runs(plan, started_at);
+)sql"},
+    {3, "quota ledger: request slots, aligned-window counters, rate-limit blocks",
+     R"sql(
+CREATE TABLE quota_slots(
+  id INTEGER PRIMARY KEY,
+  provider TEXT NOT NULL,
+  account TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  weight INTEGER NOT NULL,
+  sent_at INTEGER NOT NULL,
+  done_at INTEGER,
+  stale_at INTEGER NOT NULL
+);
+CREATE INDEX quota_slots_provider ON quota_slots(provider);
+CREATE TABLE quota_counters(
+  provider TEXT NOT NULL,
+  window TEXT NOT NULL,
+  period_start INTEGER NOT NULL,
+  used INTEGER NOT NULL,
+  PRIMARY KEY(provider, window)
+);
+CREATE TABLE quota_blocks(
+  provider TEXT NOT NULL,
+  account TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  until_at INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  PRIMARY KEY(provider, account, endpoint)
+);
 )sql"},
 }};
 
@@ -355,7 +385,16 @@ constexpr const char* kUpdateTask =
 
 class SqliteStateStore final : public StateStore {
  public:
-  SqliteStateStore(Db db, int version) : db_(std::move(db)), version_(version) {}
+  SqliteStateStore(Db db, int version, std::string path)
+      : db_(std::move(db)), version_(version), path_(std::move(path)) {}
+
+  Result<std::unique_ptr<ratelimit::LedgerStore>> open_ledger() override {
+    // Its own connection, so quota decisions never queue behind a landing transaction.
+    if (path_ == ":memory:") return ratelimit::make_memory_ledger();
+    auto db = open_db(path_, version_);
+    if (!db) return tl::unexpected(db.error());
+    return make_sqlite_ledger(std::move(*db));
+  }
 
   Result<std::optional<PlanRecord>> get_plan(const std::string& name) override {
     std::lock_guard lock(mu_);
@@ -615,6 +654,7 @@ class SqliteStateStore final : public StateStore {
   std::mutex mu_;  // one connection: calls from several threads take turns
   Db db_;
   int version_;
+  std::string path_;
 };
 
 }  // namespace
@@ -638,7 +678,8 @@ Result<std::unique_ptr<StateStore>> open_sqlite_state(const std::string& path) {
   if (!db) return tl::unexpected(db.error());
   auto version = read_version(*db);
   if (!version) return tl::unexpected(version.error());
-  return std::unique_ptr<StateStore>(std::make_unique<SqliteStateStore>(std::move(*db), *version));
+  return std::unique_ptr<StateStore>(
+      std::make_unique<SqliteStateStore>(std::move(*db), *version, path));
 }
 
 }  // namespace finsync::state

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "ratelimit/ledger.hpp"
 #include "state/task.hpp"
 
 namespace finsync::state {
@@ -64,6 +65,9 @@ class StateStore {
   virtual Result<std::optional<RunRecord>> get_run(const std::string& id) = 0;
   // Newest first; empty plan = all plans.
   virtual Result<std::vector<RunRecord>> list_runs(const std::string& plan, int limit) = 0;
+
+  // The quota ledger in the same database, on a connection of its own.
+  virtual Result<std::unique_ptr<ratelimit::LedgerStore>> open_ledger() = 0;
 
   virtual int schema_version() const = 0;
 };

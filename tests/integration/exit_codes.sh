@@ -93,7 +93,7 @@ rm "$WS/providers/tushare.yaml"
 # daily call is refused with 每天 and its task is parked.
 start_emulator quota --seed 2 --symbols 12 --per-day 6
 write_plan "$WORK/quota.yaml" quota duckdb 2016-01-01 2016-12-31 "split: { window: 1m }"
-TUSHARE_URL="http://127.0.0.1:$quota_PORT" expect_exit 75 quota "$FINSYNC" -w "$WS" run "$WORK/quota.yaml"
+TUSHARE_URL="http://127.0.0.1:$quota_PORT" expect_exit 75 quota "$FINSYNC" -w "$WS" run --no-wait "$WORK/quota.yaml"
 grep -q "每天" "$WORK/quota.err" || fail "quota message: $(cat "$WORK/quota.err")"
 parked=$("$FINSYNC" -w "$WS" status quota | awk '$1 == "quota" { print $6 }')
 [[ $parked -ge 1 ]] || fail "no task parked: $("$FINSYNC" -w "$WS" status quota)"

@@ -109,9 +109,9 @@ TEST_F(StateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
   const std::string p = (dir_ / "a" / "b" / "state.db").string();
   auto s = open(p);
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 2);
+  EXPECT_EQ(s->schema_version(), 3);
   EXPECT_TRUE(fs::exists(p));
-  EXPECT_EQ(raw_int(p, "SELECT version FROM schema_version"), 2);
+  EXPECT_EQ(raw_int(p, "SELECT version FROM schema_version"), 3);
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
@@ -483,7 +483,7 @@ TEST_F(StateStoreTest, StateSurvivesReopen) {
   }
   auto s = open(path());
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 2);
+  EXPECT_EQ(s->schema_version(), 3);
   EXPECT_EQ(s->get_plan("p").value()->fingerprint, "fp-p");
   EXPECT_EQ(ids(s->list_tasks("p").value()), std::vector<std::string>{"t1"});
   EXPECT_EQ(s->get_run("r1").value()->started_at, kT0);

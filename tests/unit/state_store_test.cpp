@@ -38,11 +38,16 @@ int64_t raw_int(const std::string& path, const std::string& sql) {
   return v;
 }
 
+}  // namespace
+
+// Named namespace, short class names: ctest shows the typed tests as
+// StateStoreTest.<test><finsync::state::backend::Sqlite>.
+namespace backend {
+
 // Each store kind behind the same questions: open a store at a fresh private place, name it as
 // its errors do, and read what it really persisted with a client other than the store's.
-class SqliteBackend {
+class Sqlite {
  public:
-  static constexpr const char* kName = "Sqlite";
   static constexpr const char* kIntegerType = "integer";
   static constexpr const char* kForeignKeyViolation = "FOREIGN KEY constraint failed";
 
@@ -77,9 +82,8 @@ class SqliteBackend {
   fs::path dir_;
 };
 
-class PostgresBackend {
+class Postgres {
  public:
-  static constexpr const char* kName = "Postgres";
   static constexpr const char* kIntegerType = "bigint";
   static constexpr const char* kForeignKeyViolation =
       "insert or update on table \"tasks\" violates foreign key constraint \"tasks_plan_fkey\"";
@@ -99,6 +103,10 @@ class PostgresBackend {
   test::PgSchema db_;
 };
 
+}  // namespace backend
+
+namespace {
+
 template <class Backend>
 class StateStoreTest : public ::testing::Test {
  protected:
@@ -114,14 +122,8 @@ class StateStoreTest : public ::testing::Test {
   Backend backend_;
 };
 
-struct BackendName {
-  template <class T>
-  static std::string GetName(int) {
-    return T::kName;
-  }
-};
-using Backends = ::testing::Types<SqliteBackend, PostgresBackend>;
-TYPED_TEST_SUITE(StateStoreTest, Backends, BackendName);
+using Backends = ::testing::Types<backend::Sqlite, backend::Postgres>;
+TYPED_TEST_SUITE(StateStoreTest, Backends);
 
 PlanRecord plan(const std::string& name) {
   PlanRecord p;

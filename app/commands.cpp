@@ -23,6 +23,9 @@ namespace {
 const char* kWorkspaceTemplate = R"(# finsync workspace. Paths are relative to this file.
 data_dir: data                 # landed data: the DuckDB store (finsync.duckdb) and files
 state: { kind: sqlite, path: .finsync/state.db }
+# shared by finsync processes on several machines (docs/state.md):
+# state: { kind: postgres, dsn: "postgresql://finsync@db:5432/market",
+#          password: "${PG_PASSWORD}", schema: finsync }
 providers_dir: providers       # your provider files; one with a built-in's name overrides it
 plans_dir: plans               # plans here can be run by name: finsync run tushare-daily
 defaults:
@@ -135,11 +138,11 @@ int cmd_providers_show(const GlobalOptions& g, const std::string& name) {
 int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
   Context ctx;
   if (int rc = load_context(g, ctx); rc != kDone) return rc;
-  if (!fs::exists(ctx.workspace.state_path)) {
-    std::printf("no plans have run in this workspace yet (%s)\n", ctx.workspace.state_path.c_str());
+  auto store = open_state_store(ctx, /*create=*/false);
+  if (!store && store.error().kind == ErrorKind::not_found) {
+    std::printf("no plans have run in this workspace yet (%s)\n", store.error().message.c_str());
     return kDone;
   }
-  auto store = state::open_sqlite_state(ctx.workspace.state_path);
   if (!store) {
     spdlog::error("{}", store.error().message);
     return exit_code_for(store.error());
@@ -175,11 +178,11 @@ int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
 int cmd_report(const GlobalOptions& g, const std::string& run, bool json) {
   Context ctx;
   if (int rc = load_context(g, ctx); rc != kDone) return rc;
-  if (!fs::exists(ctx.workspace.state_path)) {
-    spdlog::error("no runs yet in this workspace ({} does not exist)", ctx.workspace.state_path);
+  auto store = open_state_store(ctx, /*create=*/false);
+  if (!store && store.error().kind == ErrorKind::not_found) {
+    spdlog::error("no runs yet in this workspace ({})", store.error().message);
     return kConfig;
   }
-  auto store = state::open_sqlite_state(ctx.workspace.state_path);
   if (!store) {
     spdlog::error("{}", store.error().message);
     return exit_code_for(store.error());

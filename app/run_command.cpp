@@ -132,7 +132,7 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
 
   std::error_code ec;
   std::filesystem::create_directories(ctx.workspace.data_dir, ec);
-  auto store = state::open_sqlite_state(ctx.workspace.state_path);
+  auto store = open_state_store(ctx, /*create=*/true);
   if (!store) {
     spdlog::error("{}", store.error().message);
     return exit_code_for(store.error());

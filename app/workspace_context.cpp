@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "config/env.hpp"
 #include "config/yaml_reader.hpp"
 
 namespace finsync::app {
@@ -53,6 +54,28 @@ int load_context(const GlobalOptions& g, Context& ctx) {
   return kDone;
 }
 
+Result<std::unique_ptr<state::StateStore>> open_state_store(const Context& ctx, bool create) {
+  const auto& w = ctx.workspace;
+  if (w.state_kind == "postgres") {
+    auto dsn = config::expand_env(w.state_postgres.dsn);
+    if (!dsn) return tl::unexpected(dsn.error());
+    state::PostgresStateOptions o;
+    o.dsn = *dsn;
+    if (!w.state_postgres.password.text.empty()) {
+      auto password = config::expand_env(w.state_postgres.password, /*secret_field=*/true);
+      if (!password) return tl::unexpected(password.error());
+      o.password = *password;
+    }
+    o.schema = w.state_postgres.schema;
+    o.create = create;
+    return state::open_postgres_state(o);
+  }
+  std::error_code ec;
+  if (!create && !fs::exists(w.state_path, ec))
+    return fail(ErrorKind::not_found, w.state_path + " does not exist");
+  return state::open_sqlite_state(w.state_path);
+}
+
 Result<config::PlanDef> resolve_plan(const Context& ctx, const std::string& ref) {
   std::error_code ec;
   if (fs::is_regular_file(ref, ec)) return config::load_plan_file(ref);
@@ -61,10 +84,8 @@ Result<config::PlanDef> resolve_plan(const Context& ctx, const std::string& ref)
     if (fs::is_regular_file(p, ec)) return config::load_plan_file(p.string());
   }
   // Looking a name up must not create a state store as a side effect.
-  auto store = fs::exists(ctx.workspace.state_path, ec)
-                   ? state::open_sqlite_state(ctx.workspace.state_path)
-                   : Result<std::unique_ptr<state::StateStore>>(
-                         fail(ErrorKind::not_found, "no state store"));
+  auto store = open_state_store(ctx, /*create=*/false);
+  if (!store && store.error().kind != ErrorKind::not_found) return tl::unexpected(store.error());
   if (store) {
     auto rec = (*store)->get_plan(ref);
     if (rec && *rec)

@@ -1,5 +1,6 @@
 #pragma once
 // What every command loads first: the workspace and the provider catalog.
+#include <memory>
 #include <string>
 
 #include "app/exit_codes.hpp"
@@ -23,6 +24,9 @@ struct Context {
 
 // Prints the error and returns the exit code on failure.
 int load_context(const GlobalOptions& g, Context& ctx);
+// The workspace's state store (state.kind). create = false: a store that does not exist yet is
+// not_found rather than created, so looking something up leaves no store behind.
+Result<std::unique_ptr<state::StateStore>> open_state_store(const Context& ctx, bool create);
 // A plan file path, or the name of a plan in plans_dir or in the state store.
 Result<config::PlanDef> resolve_plan(const Context& ctx, const std::string& ref);
 // Checks a plan against the catalog without touching the network or the environment.

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds with sanitizers, and runs every test: unit tests and the
-# integration tests against the emulator (no network, no servers beyond loopback). The release
-# build serves a short smoke test. Prints the time of each phase.
+# integration tests against the emulator and the database servers that scripts/servers.sh starts
+# on loopback (no network). The release build serves a short smoke test. Prints the time of each
+# phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 JOBS=${JOBS:-$(nproc)}
 declare -a SUMMARY=()
 T_ALL=$(date +%s)
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
+trap stop_servers EXIT
 
 phase() {
   local name=$1
@@ -50,6 +54,7 @@ phase setup ./scripts/setup.sh
 phase lint ./scripts/lint_coroutines.sh
 phase format check_format
 phase build-asan build_asan
+phase servers start_postgres
 phase test-asan run_tests_asan
 phase smoke-release smoke_release
 

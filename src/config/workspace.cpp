@@ -1,5 +1,7 @@
 #include "config/workspace.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -14,6 +16,55 @@ namespace {
 std::string under(const std::string& root, const std::string& p) {
   fs::path path(p);
   return (path.is_absolute() ? path : fs::path(root) / path).lexically_normal().string();
+}
+
+std::string where_of(const Loc& loc, const YAML::Node& n) {
+  return fmt::format("{}:{}:{}: {}", loc.file, n.Mark().line + 1, n.Mark().column + 1, loc.path);
+}
+
+// PostgreSQL identifiers that need no quoting (and so read the same in psql), up to 63 bytes.
+bool plain_identifier(const std::string& s) {
+  if (s.empty() || s.size() > 63 || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// The value is never echoed: a dsn may hold a password.
+bool plausible_dsn(const std::string& s) {
+  return s.find("${") != std::string::npos || s.rfind("postgresql://", 0) == 0 ||
+         s.rfind("postgres://", 0) == 0 || s.find('=') != std::string::npos;
+}
+
+void read_state(const MapReader& s, WorkspaceDef& w, std::string& path) {
+  s.allow_only({"kind", "path", "dsn", "password", "schema"});
+  w.state_kind = s.choice("kind", {"sqlite", "postgres"}, "sqlite");
+  const bool pg = w.state_kind == "postgres";
+  for (std::string_view key : {"dsn", "password", "schema"}) {
+    if (!pg && s.has(key))
+      raise(s.loc_of(key), s.get(key).Mark(), "only valid with kind: postgres");
+  }
+  if (!pg) {
+    path = s.str_or("path", path);
+    return;
+  }
+  if (s.has("path"))
+    raise(s.loc_of("path"), s.get("path").Mark(),
+          "only valid with kind: sqlite (a postgres store lives in `schema` of the database "
+          "named by `dsn`)");
+  auto& d = w.state_postgres;
+  d.dsn = RawValue{s.str("dsn"), where_of(s.loc_of("dsn"), s.get("dsn"))};
+  if (!plausible_dsn(d.dsn.text))
+    raise(s.loc_of("dsn"), s.get("dsn").Mark(),
+          "expected a postgresql:// URI or a libpq keyword=value string");
+  if (s.has("password"))
+    d.password = RawValue{s.str("password"), where_of(s.loc_of("password"), s.get("password"))};
+  d.schema = s.str_or("schema", d.schema);
+  if (!plain_identifier(d.schema))
+    raise(s.loc_of("schema"), s.get("schema").Mark(),
+          fmt::format("value '{}' is not valid: expected lower-case letters, digits and _, not "
+                      "starting with a digit, at most 63 characters",
+                      d.schema));
 }
 
 }  // namespace
@@ -34,12 +85,7 @@ Result<WorkspaceDef> load_workspace(const std::string& root_in) {
       data = r.str_or("data_dir", data);
       providers = r.str_or("providers_dir", providers);
       plans = r.str_or("plans_dir", plans);
-      if (r.has("state")) {
-        MapReader s(r.loc_of("state"), r.get("state"));
-        s.allow_only({"kind", "path"});
-        s.choice("kind", {"sqlite"}, "sqlite");
-        state = s.str_or("path", state);
-      }
+      if (r.has("state")) read_state(MapReader(r.loc_of("state"), r.get("state")), w, state);
       if (r.has("defaults")) {
         MapReader d(r.loc_of("defaults"), r.get("defaults"));
         d.allow_only({"concurrency", "max_attempts", "backoff_initial", "backoff_max"});

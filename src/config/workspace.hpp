@@ -28,13 +28,23 @@ struct AccountDef {
   int max_in_flight = 0;                  // 0: the provider's
 };
 
+// state: { kind: postgres, dsn: ..., password: ..., schema: ... }. The dsn and password are
+// expanded (${VAR}) only when the store is opened.
+struct PostgresStateDef {
+  RawValue dsn;       // libpq URI (postgresql://...) or keyword=value string
+  RawValue password;  // optional; overrides a password in the dsn
+  std::string schema = "finsync";
+};
+
 struct WorkspaceDef {
-  std::string root;           // absolute directory of finsync.yaml
-  std::string file;           // finsync.yaml path ("" when absent: all defaults)
-  std::string data_dir;       // absolute
-  std::string state_path;     // absolute SQLite file
-  std::string providers_dir;  // absolute; user provider files override built-ins
-  std::string plans_dir;      // absolute
+  std::string root;                   // absolute directory of finsync.yaml
+  std::string file;                   // finsync.yaml path ("" when absent: all defaults)
+  std::string data_dir;               // absolute
+  std::string state_kind = "sqlite";  // sqlite | postgres
+  std::string state_path;             // absolute SQLite file (kind sqlite)
+  PostgresStateDef state_postgres;    // kind postgres
+  std::string providers_dir;          // absolute; user provider files override built-ins
+  std::string plans_dir;              // absolute
   int concurrency = 4;
   int max_attempts = 5;
   std::chrono::milliseconds backoff_initial{500};

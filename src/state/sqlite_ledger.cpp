@@ -73,9 +73,9 @@ class SqliteLedger final : public ratelimit::LedgerStore {
       }
     }
     {
-      auto q =
-          db_.query("SELECT window, period_start, used FROM quota_counters WHERE provider = ?1",
-                    "quota ledger: load");
+      auto q = db_.query(
+          "SELECT window_name, period_start, used FROM quota_counters WHERE provider = ?1",
+          "quota ledger: load");
       if (!q) return fail(q.error());
       q->bind(1, provider);
       for (;;) {
@@ -131,8 +131,10 @@ class SqliteLedger final : public ratelimit::LedgerStore {
     for (const auto& c : s.counters) {
       if (!c.dirty) continue;
       auto q = db_.query(
-          "INSERT INTO quota_counters(provider, window, period_start, used) VALUES (?1, ?2, ?3, "
-          "?4) ON CONFLICT(provider, window) DO UPDATE SET period_start = excluded.period_start, "
+          "INSERT INTO quota_counters(provider, window_name, period_start, used) VALUES (?1, ?2, "
+          "?3, "
+          "?4) ON CONFLICT(provider, window_name) DO UPDATE SET period_start = "
+          "excluded.period_start, "
           "used = excluded.used",
           "quota ledger: count");
       if (!q) return fail(q.error());

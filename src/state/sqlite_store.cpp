@@ -93,10 +93,10 @@ CREATE TABLE quota_slots(
 CREATE INDEX quota_slots_provider ON quota_slots(provider);
 CREATE TABLE quota_counters(
   provider TEXT NOT NULL,
-  window TEXT NOT NULL,
+  window_name TEXT NOT NULL,
   period_start INTEGER NOT NULL,
   used INTEGER NOT NULL,
-  PRIMARY KEY(provider, window)
+  PRIMARY KEY(provider, window_name)
 );
 CREATE TABLE quota_blocks(
   provider TEXT NOT NULL,

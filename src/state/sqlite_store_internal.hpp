@@ -5,14 +5,9 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "state/migration.hpp"
 
 namespace finsync::state::detail {
-
-struct Migration {
-  int version;          // the schema version this step produces; steps are 1, 2, 3, ...
-  const char* summary;  // one line, for logs
-  const char* sql;      // one or more statements, run in the same transaction as the version bump
-};
 
 // Ordered by version with no gaps. A released step is never edited: change the schema by
 // appending a step (see docs/state.md).

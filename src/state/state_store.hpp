@@ -75,4 +75,15 @@ class StateStore {
 // path: the SQLite file; created with every migration applied, an older one migrated forward.
 Result<std::unique_ptr<StateStore>> open_sqlite_state(const std::string& path);
 
+struct PostgresStateOptions {
+  std::string dsn;       // libpq URI or keyword/value string; may hold a percent-encoded password
+  std::string password;  // overrides a password in the dsn; empty: the dsn's, or PGPASSWORD
+  std::string schema = "finsync";
+  bool create = true;  // false: a schema without a store is not_found instead of being created
+};
+
+// Several processes (and machines) may share one schema; it is created on first open and an
+// older one migrated forward, under an advisory lock.
+Result<std::unique_ptr<StateStore>> open_postgres_state(const PostgresStateOptions& options);
+
 }  // namespace finsync::state

@@ -1,7 +1,11 @@
 // Config errors name file:line:col (1-based), the key path, the bad value and what was expected.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "config/catalog.hpp"
 #include "config/env.hpp"
@@ -156,4 +160,75 @@ TEST(ConfigErrors, SplitWindowIsValidatedInPlans) {
   EXPECT_EQ(plan_error(text),
             "plans/p.yaml:7:18: split.window: value '99999999999d' is not valid: expected auto or "
             "a length like 30d, 6m, 3y");
+}
+
+namespace {
+
+// Loads a workspace whose finsync.yaml is `yaml`, from a scratch directory.
+Result<WorkspaceDef> workspace_from(const std::string& yaml) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("finsync_ws_" + std::to_string(::getpid()) + "_" + info->name());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "finsync.yaml") << yaml;
+  auto w = load_workspace(dir.string());
+  std::filesystem::remove_all(dir);
+  return w;
+}
+
+std::string workspace_error(const std::string& yaml) {
+  auto w = workspace_from(yaml);
+  EXPECT_FALSE(w.has_value());
+  if (w) return "";
+  // The scratch directory differs per test; the position and message are what matter.
+  return w.error().message.substr(w.error().message.find("finsync.yaml"));
+}
+
+}  // namespace
+
+TEST(ConfigErrors, PostgresStateParses) {
+  auto w = workspace_from(
+      "state:\n"
+      "  kind: postgres\n"
+      "  dsn: postgresql://finsync@db:5432/market\n"
+      "  password: ${PG_PASSWORD}\n"
+      "  schema: finsync_prod\n");
+  ASSERT_TRUE(w.has_value()) << w.error().message;
+  EXPECT_EQ(w->state_kind, "postgres");
+  EXPECT_EQ(w->state_postgres.dsn.text, "postgresql://finsync@db:5432/market");
+  EXPECT_EQ(w->state_postgres.password.text, "${PG_PASSWORD}");
+  EXPECT_NE(w->state_postgres.password.where.find("finsync.yaml:4:13: state.password"),
+            std::string::npos)
+      << w->state_postgres.password.where;
+  EXPECT_EQ(w->state_postgres.schema, "finsync_prod");
+
+  auto d = workspace_from("state: { kind: postgres, dsn: \"host=db dbname=market\" }\n");
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  EXPECT_EQ(d->state_postgres.schema, "finsync");
+  EXPECT_TRUE(d->state_postgres.password.text.empty());
+
+  auto s = workspace_from("state: { path: s.db }\n");
+  ASSERT_TRUE(s.has_value()) << s.error().message;
+  EXPECT_EQ(s->state_kind, "sqlite");
+}
+
+TEST(ConfigErrors, StateKindAndKeysAreChecked) {
+  EXPECT_EQ(workspace_error("state: { kind: mysql }\n"),
+            "finsync.yaml:1:16: state.kind: value 'mysql' is not valid: expected one of sqlite, "
+            "postgres");
+  EXPECT_EQ(workspace_error("state: { kind: postgres }\n"),
+            "finsync.yaml:1:8: state: missing required key 'dsn'");
+  EXPECT_EQ(workspace_error("state: { kind: sqlite, dsn: postgresql://h/db }\n"),
+            "finsync.yaml:1:29: state.dsn: only valid with kind: postgres");
+  EXPECT_EQ(workspace_error("state: { kind: postgres, dsn: postgresql://h/db, path: x.db }\n"),
+            "finsync.yaml:1:56: state.path: only valid with kind: sqlite (a postgres store lives "
+            "in `schema` of the database named by `dsn`)");
+  // The dsn is not echoed: it may hold a password.
+  EXPECT_EQ(workspace_error("state: { kind: postgres, dsn: mysql://u:pw@h/db }\n"),
+            "finsync.yaml:1:31: state.dsn: expected a postgresql:// URI or a libpq keyword=value "
+            "string");
+  EXPECT_EQ(
+      workspace_error("state: { kind: postgres, dsn: postgresql://h/db, schema: Fin-Sync }\n"),
+      "finsync.yaml:1:58: state.schema: value 'Fin-Sync' is not valid: expected lower-case "
+      "letters, digits and _, not starting with a digit, at most 63 characters");
 }

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "pg_test_support.hpp"
 #include "state/state_store.hpp"
 
 namespace finsync::state {
@@ -23,56 +24,6 @@ using namespace std::chrono_literals;
 
 // 2024-03-01T09:30:00.123456Z: microsecond precision, which is what the store keeps.
 const TimePoint kT0 = TimePoint(1709285400123456us);
-
-// A scratch directory per test, removed afterwards.
-class StateStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("finsync_state_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name = "state.db") const { return (dir_ / name).string(); }
-
-  std::unique_ptr<StateStore> open(const std::string& p) {
-    auto s = open_sqlite_state(p);
-    EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
-    return s ? std::move(*s) : nullptr;
-  }
-
-  static PlanRecord plan(const std::string& name) {
-    PlanRecord p;
-    p.name = name;
-    p.spec_yaml = "name: " + name + "\nprovider: tushare\n";
-    p.fingerprint = "fp-" + name;
-    p.universe_json = R"([{"ts_code":"000001.SZ"}])";
-    p.created_at = kT0;
-    p.updated_at = kT0 + 1s;
-    return p;
-  }
-
-  static Task task(const std::string& id, const std::string& plan_name, int32_t start) {
-    Task t;
-    t.id = id;
-    t.plan = plan_name;
-    t.params_json = R"({"ts_code":")" + id + R"("})";
-    t.start_day = start;
-    t.end_day = start + 30;
-    return t;
-  }
-
-  fs::path dir_;
-};
-
-std::vector<std::string> ids(const std::vector<Task>& tasks) {
-  std::vector<std::string> out;
-  for (const auto& t : tasks) out.push_back(t.id);
-  return out;
-}
 
 // Reads one integer with the raw SQLite API, to check what is really in the file.
 int64_t raw_int(const std::string& path, const std::string& sql) {
@@ -85,6 +36,120 @@ int64_t raw_int(const std::string& path, const std::string& sql) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return v;
+}
+
+}  // namespace
+
+// Named namespace, short class names: ctest shows the typed tests as
+// StateStoreTest.<test><finsync::state::backend::Sqlite>.
+namespace backend {
+
+// Each store kind behind the same questions: open a store at a fresh private place, name it as
+// its errors do, and read what it really persisted with a client other than the store's.
+class Sqlite {
+ public:
+  static constexpr const char* kIntegerType = "integer";
+  static constexpr const char* kForeignKeyViolation = "FOREIGN KEY constraint failed";
+
+  void set_up() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("finsync_state_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void tear_down() { fs::remove_all(dir_); }
+
+  Result<std::unique_ptr<StateStore>> open() { return open_sqlite_state(path()); }
+  std::string label() const { return "state store " + path(); }
+  int64_t raw_int(const std::string& sql) { return state::raw_int(path(), sql); }
+  // The type the stored value of table.column has.
+  std::string raw_type(const std::string& table, const std::string& column) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    const std::string sql = "SELECT typeof(" + column + ") FROM " + table;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+    EXPECT_EQ(sqlite3_step(st), SQLITE_ROW) << sql;
+    std::string out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+
+ private:
+  std::string path() const { return (dir_ / "state.db").string(); }
+  fs::path dir_;
+};
+
+class Postgres {
+ public:
+  static constexpr const char* kIntegerType = "bigint";
+  static constexpr const char* kForeignKeyViolation =
+      "insert or update on table \"tasks\" violates foreign key constraint \"tasks_plan_fkey\"";
+
+  // Fails the test (the body does not run) when no server is configured.
+  void set_up() { ASSERT_NO_FATAL_FAILURE(db_.set_up()); }
+  void tear_down() { db_.tear_down(); }
+
+  Result<std::unique_ptr<StateStore>> open() { return open_postgres_state(db_.options()); }
+  std::string label() const { return db_.label(); }
+  int64_t raw_int(const std::string& sql) { return std::stoll(db_.one(sql)); }
+  std::string raw_type(const std::string& table, const std::string& column) {
+    return db_.one("SELECT pg_typeof(" + column + ")::text FROM " + table);
+  }
+
+ private:
+  test::PgSchema db_;
+};
+
+}  // namespace backend
+
+namespace {
+
+template <class Backend>
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(backend_.set_up()); }
+  void TearDown() override { backend_.tear_down(); }
+
+  std::unique_ptr<StateStore> open() {
+    auto s = backend_.open();
+    EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
+    return s ? std::move(*s) : nullptr;
+  }
+
+  Backend backend_;
+};
+
+using Backends = ::testing::Types<backend::Sqlite, backend::Postgres>;
+TYPED_TEST_SUITE(StateStoreTest, Backends);
+
+PlanRecord plan(const std::string& name) {
+  PlanRecord p;
+  p.name = name;
+  p.spec_yaml = "name: " + name + "\nprovider: tushare\n";
+  p.fingerprint = "fp-" + name;
+  p.universe_json = R"([{"ts_code":"000001.SZ"}])";
+  p.created_at = kT0;
+  p.updated_at = kT0 + 1s;
+  return p;
+}
+
+Task task(const std::string& id, const std::string& plan_name, int32_t start) {
+  Task t;
+  t.id = id;
+  t.plan = plan_name;
+  t.params_json = R"({"ts_code":")" + id + R"("})";
+  t.start_day = start;
+  t.end_day = start + 30;
+  return t;
+}
+
+std::vector<std::string> ids(const std::vector<Task>& tasks) {
+  std::vector<std::string> out;
+  for (const auto& t : tasks) out.push_back(t.id);
+  return out;
 }
 
 void expect_same_task(const Task& a, const Task& b) {
@@ -105,11 +170,28 @@ void expect_same_task(const Task& a, const Task& b) {
   EXPECT_EQ(a.run_id, b.run_id);
 }
 
-TEST_F(StateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
+// What only the SQLite store has: a file, its directory, WAL.
+class SqliteStateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("finsync_state_sqlite_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name = "state.db") const { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+TEST_F(SqliteStateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
   const std::string p = (dir_ / "a" / "b" / "state.db").string();
-  auto s = open(p);
-  ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 3);
+  auto s = open_sqlite_state(p);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ((*s)->schema_version(), 3);
   EXPECT_TRUE(fs::exists(p));
   EXPECT_EQ(raw_int(p, "SELECT version FROM schema_version"), 3);
   sqlite3* db = nullptr;
@@ -122,8 +204,16 @@ TEST_F(StateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
   sqlite3_close(db);
 }
 
-TEST_F(StateStoreTest, PlanPutGetUpdateList) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, OpenCreatesTheLatestSchema) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->schema_version(), 3);
+  EXPECT_EQ(this->backend_.raw_int("SELECT version FROM schema_version"), 3);
+  EXPECT_EQ(this->backend_.raw_int("SELECT count(*) FROM schema_version"), 1);
+}
+
+TYPED_TEST(StateStoreTest, PlanPutGetUpdateList) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   auto missing = s->get_plan("daily");
   ASSERT_TRUE(missing);
@@ -164,8 +254,8 @@ TEST_F(StateStoreTest, PlanPutGetUpdateList) {
   EXPECT_EQ((*all)[1].fingerprint, "fp-2");
 }
 
-TEST_F(StateStoreTest, UpdatingAPlanKeepsItsTasks) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, UpdatingAPlanKeepsItsTasks) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("p")));
   ASSERT_EQ(s->add_tasks({task("t1", "p", 10)}).value(), 1);
@@ -175,8 +265,8 @@ TEST_F(StateStoreTest, UpdatingAPlanKeepsItsTasks) {
   EXPECT_EQ(ids(s->list_tasks("p").value()), std::vector<std::string>{"t1"});
 }
 
-TEST_F(StateStoreTest, AddTasksIsIdempotent) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, AddTasksIsIdempotent) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("p")));
   std::vector<Task> batch = {task("t1", "p", 10), task("t2", "p", 20), task("t3", "p", 30)};
@@ -200,8 +290,8 @@ TEST_F(StateStoreTest, AddTasksIsIdempotent) {
   EXPECT_EQ(s->add_tasks({}).value(), 0);
 }
 
-TEST_F(StateStoreTest, AddTasksIsOneTransaction) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, AddTasksIsOneTransaction) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("p")));
   // The last task names a plan that does not exist: the foreign key rejects the whole batch.
@@ -209,13 +299,13 @@ TEST_F(StateStoreTest, AddTasksIsOneTransaction) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
   EXPECT_EQ(r.error().message,
-            "state store " + path() + ": add_tasks: FOREIGN KEY constraint failed");
+            this->backend_.label() + ": add_tasks: " + TypeParam::kForeignKeyViolation);
   EXPECT_TRUE(s->list_tasks("p").value().empty());
   EXPECT_EQ(s->add_tasks({task("t1", "p", 10)}).value(), 1);  // the store is usable afterwards
 }
 
-TEST_F(StateStoreTest, ListTasksOrdersByStartDayThenIdWithinPlan) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, ListTasksOrdersByStartDayThenIdWithinPlan) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("p")));
   ASSERT_TRUE(s->put_plan(plan("q")));
@@ -231,8 +321,8 @@ TEST_F(StateStoreTest, ListTasksOrdersByStartDayThenIdWithinPlan) {
   EXPECT_FALSE(missing->has_value());
 }
 
-TEST_F(StateStoreTest, UpdateTaskRoundTripsEveryField) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, UpdateTaskRoundTripsEveryField) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("p")));
   Task t = task("600000.SH/2024", "p", 19723);
@@ -259,11 +349,12 @@ TEST_F(StateStoreTest, UpdateTaskRoundTripsEveryField) {
   expect_same_task(**got, t);
   ASSERT_TRUE((*got)->resume_at.has_value());
   EXPECT_EQ(*(*got)->resume_at, kT0 + 15h);
-  // Times are INTEGER microseconds since the epoch in the file.
+  // Times are integer microseconds since the epoch in the store.
   s.reset();
-  EXPECT_EQ(raw_int(path(), "SELECT resume_at FROM tasks"), 1709285400123456 + 15 * 3600000000LL);
-  EXPECT_EQ(raw_int(path(), "SELECT typeof(resume_at) = 'integer' FROM tasks"), 1);
-  s = open(path());
+  EXPECT_EQ(this->backend_.raw_int("SELECT resume_at FROM tasks"),
+            1709285400123456 + 15 * 3600000000LL);
+  EXPECT_EQ(this->backend_.raw_type("tasks", "resume_at"), TypeParam::kIntegerType);
+  s = this->open();
   ASSERT_TRUE(s);
 
   // Empty optional and empty strings go back as empty.
@@ -297,17 +388,17 @@ TEST_F(StateStoreTest, UpdateTaskRoundTripsEveryField) {
   EXPECT_EQ((*got)->state, TaskState::running);
 }
 
-TEST_F(StateStoreTest, UpdateOfUnknownTaskIsNotFound) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, UpdateOfUnknownTaskIsNotFound) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   auto r = s->update_task(task("ghost", "p", 0));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::not_found);
-  EXPECT_EQ(r.error().message, "state store " + path() + ": update_task: no task with id ghost");
+  EXPECT_EQ(r.error().message, this->backend_.label() + ": update_task: no task with id ghost");
 }
 
-TEST_F(StateStoreTest, SplitTaskMarksParentAndInsertsChildren) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, SplitTaskMarksParentAndInsertsChildren) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("p")));
   Task parent = task("P", "p", 100);
@@ -339,8 +430,8 @@ TEST_F(StateStoreTest, SplitTaskMarksParentAndInsertsChildren) {
   EXPECT_EQ((*all)[2].start_day, 150);
 }
 
-TEST_F(StateStoreTest, SplitTaskIsAtomic) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, SplitTaskIsAtomic) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("p")));
   Task parent = task("P", "p", 100);
@@ -363,8 +454,8 @@ TEST_F(StateStoreTest, SplitTaskIsAtomic) {
   EXPECT_FALSE(s->get_task("ghost/1").value().has_value());
 }
 
-TEST_F(StateStoreTest, ResetRunningReturnsRunningTasksOfThatPlanToPending) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, ResetRunningReturnsRunningTasksOfThatPlanToPending) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("a")));
   ASSERT_TRUE(s->put_plan(plan("b")));
@@ -396,8 +487,8 @@ RunRecord run(const std::string& id, const std::string& plan_name, TimePoint sta
   return r;
 }
 
-TEST_F(StateStoreTest, RunsPutGetAndUpdate) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, RunsPutGetAndUpdate) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   RunRecord r = run("r1", "daily", kT0);
   ASSERT_TRUE(s->put_run(r));
@@ -449,8 +540,8 @@ TEST_F(StateStoreTest, RunsPutGetAndUpdate) {
   EXPECT_FALSE(s->get_run("r2").value().has_value());
 }
 
-TEST_F(StateStoreTest, ListRunsNewestFirstFilteredAndLimited) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, ListRunsNewestFirstFilteredAndLimited) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_run(run("r-old", "daily", kT0)));
   ASSERT_TRUE(s->put_run(run("r-new", "daily", kT0 + 48h)));
@@ -473,15 +564,15 @@ TEST_F(StateStoreTest, ListRunsNewestFirstFilteredAndLimited) {
   EXPECT_TRUE(s->list_runs("none", 5).value().empty());
 }
 
-TEST_F(StateStoreTest, StateSurvivesReopen) {
+TYPED_TEST(StateStoreTest, StateSurvivesReopen) {
   {
-    auto s = open(path());
+    auto s = this->open();
     ASSERT_TRUE(s);
     ASSERT_TRUE(s->put_plan(plan("p")));
     ASSERT_EQ(s->add_tasks({task("t1", "p", 1)}).value(), 1);
     ASSERT_TRUE(s->put_run(run("r1", "p", kT0)));
   }
-  auto s = open(path());
+  auto s = this->open();
   ASSERT_TRUE(s);
   EXPECT_EQ(s->schema_version(), 3);
   EXPECT_EQ(s->get_plan("p").value()->fingerprint, "fp-p");
@@ -490,9 +581,9 @@ TEST_F(StateStoreTest, StateSurvivesReopen) {
 }
 
 // `finsync status` reads while `finsync run` writes: two handles on the same file.
-TEST_F(StateStoreTest, TwoHandlesOnTheSameFileBothWork) {
-  auto run_side = open(path());
-  auto status_side = open(path());
+TYPED_TEST(StateStoreTest, TwoHandlesOnTheSameFileBothWork) {
+  auto run_side = this->open();
+  auto status_side = this->open();
   ASSERT_TRUE(run_side && status_side);
   ASSERT_TRUE(run_side->put_plan(plan("p")));
   std::vector<Task> tasks;
@@ -543,7 +634,7 @@ TEST_F(StateStoreTest, TwoHandlesOnTheSameFileBothWork) {
   EXPECT_EQ(rows, 2000);
 }
 
-TEST_F(StateStoreTest, GarbageFileIsRejectedWithItsPath) {
+TEST_F(SqliteStateStoreTest, GarbageFileIsRejectedWithItsPath) {
   const std::string p = path("notes.txt");
   {
     std::ofstream out(p);
@@ -556,7 +647,7 @@ TEST_F(StateStoreTest, GarbageFileIsRejectedWithItsPath) {
             "state store " + p + " is not a SQLite database (file is not a database)");
 }
 
-TEST_F(StateStoreTest, ForeignSqliteDatabaseIsRejected) {
+TEST_F(SqliteStateStoreTest, ForeignSqliteDatabaseIsRejected) {
   const std::string p = path("other.db");
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
@@ -571,7 +662,7 @@ TEST_F(StateStoreTest, ForeignSqliteDatabaseIsRejected) {
                                    "no schema_version table)");
 }
 
-TEST_F(StateStoreTest, DirectoryInPlaceOfTheFileIsAnError) {
+TEST_F(SqliteStateStoreTest, DirectoryInPlaceOfTheFileIsAnError) {
   fs::create_directories(dir_ / "state.db");
   auto s = open_sqlite_state(path());
   ASSERT_FALSE(s);
@@ -581,8 +672,8 @@ TEST_F(StateStoreTest, DirectoryInPlaceOfTheFileIsAnError) {
 }
 
 // Throughput, for docs/state.md: run with --gtest_also_run_disabled_tests on a release build.
-TEST_F(StateStoreTest, DISABLED_Throughput) {
-  auto s = open(path());
+TYPED_TEST(StateStoreTest, DISABLED_Throughput) {
+  auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("p")));
   std::vector<Task> tasks;

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +14,7 @@
 #include "core/dates.hpp"
 #include "core/secrets.hpp"
 #include "engine/limits.hpp"
+#include "ratelimit/limiter.hpp"
 #include "report/run_report.hpp"
 #include "sink/query.hpp"
 
@@ -154,6 +157,7 @@ int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
   }
   std::printf("%-24s %8s %10s %8s %8s %8s %8s %12s\n", "PLAN", "TASKS", "SUCCEEDED", "PENDING",
               "FAILED", "PARKED", "DEAD", "ROWS");
+  std::set<std::string> providers;
   for (const auto& p : *plans) {
     if (!plan_filter.empty() && p.name != plan_filter) continue;
     auto tasks = (*store)->list_tasks(p.name);
@@ -171,6 +175,38 @@ int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
                 (long long)(n[state::TaskState::pending] + n[state::TaskState::running]),
                 (long long)n[state::TaskState::failed], (long long)n[state::TaskState::parked],
                 (long long)n[state::TaskState::dead], (long long)rows);
+    std::optional<TimePoint> resume;
+    for (const auto& t : *tasks)
+      if (t.state == state::TaskState::parked && t.resume_at && (!resume || *t.resume_at < *resume))
+        resume = t.resume_at;
+    if (resume)
+      std::printf("  parked until %s\n",
+                  fmt::format("{:%Y-%m-%d %H:%M:%S} UTC",
+                              std::chrono::floor<std::chrono::seconds>(*resume))
+                      .c_str());
+    if (auto def = config::parse_plan(p.spec_yaml, p.name); def) providers.insert(def->provider);
+  }
+  // Quota spent in each window of the accounts these plans use, from the shared ledger.
+  auto ledger = providers.empty() ? nullptr : (*store)->open_ledger().value_or(nullptr);
+  SystemClock clock;
+  for (const auto& name : providers) {
+    const config::ProviderDef* pdef = ctx.catalog.find(name);
+    if (pdef == nullptr || ledger == nullptr) continue;
+    const engine::AccountLimits limits = engine::account_limits(*pdef, ctx.workspace);
+    ratelimit::Limiter limiter({limits.provider, limits.account, limits.windows, {}}, *ledger,
+                               clock);
+    auto usage = limiter.usage();
+    if (!usage) continue;
+    for (const auto& u : *usage) {
+      std::string resets;
+      if (u.resets_at)
+        resets = fmt::format(
+            ", resets in {}",
+            report::format_duration(
+                std::max(0.0, std::chrono::duration<double>(*u.resets_at - clock.now()).count())));
+      std::printf("limit %-10s %-40s %lld/%lld used%s\n", name.c_str(), u.window.c_str(),
+                  (long long)u.used, (long long)u.limit, resets.c_str());
+    }
   }
   return kDone;
 }

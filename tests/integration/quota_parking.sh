@@ -50,6 +50,10 @@ grep -Eq "[0-9]+ tasks parked until .* UTC \(in .*\); progress is saved" "$WORK/
   fail "no parked line: $(tail -3 "$WORK/a1.err")"
 parked=$("$FINSYNC" -w "$WORK/a" status quota | awk '$1 == "quota" { print $6 }')
 [[ ${parked:-0} -gt 0 ]] || fail "status shows no parked task: $("$FINSYNC" -w "$WORK/a" status quota)"
+"$FINSYNC" -w "$WORK/a" status quota >"$WORK/status.out"
+grep -Eq "^  parked until [0-9-]+ [0-9:]+ UTC$" "$WORK/status.out" || fail "status: no resume time: $(cat "$WORK/status.out")"
+grep -Eq "^limit tushare +default daily $QUOTA/${DAY_S}s@epoch +[0-9]+/$QUOTA used, resets in " "$WORK/status.out" ||
+  fail "status: no quota window line: $(cat "$WORK/status.out")"
 day_of() { awk -v d=$DAY_S -v t="$1" 'BEGIN { print int(t / d) }'; }
 before=$(grep -c '"api_name":"daily"' "$a_AUDIT")
 t0=$(date +%s.%N)

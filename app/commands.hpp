@@ -11,6 +11,7 @@ struct RunArgs {
   bool replan = false;
   int concurrency = 0;
   bool no_wait = false;
+  bool estimate_only = false;  // `plan estimate`: plan and price the backfill, fetch no data
 };
 
 int cmd_init(const std::string& dir);

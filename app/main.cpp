@@ -57,6 +57,14 @@ int main(int argc, char** argv) {
   report->add_flag("--json", report_json, "JSON (schema in docs/report.md)");
 
   std::string sql;
+  RunArgs estimate_args;
+  estimate_args.estimate_only = true;
+  auto* plan_cmd = cli.add_subcommand("plan", "inspect plans");
+  plan_cmd->require_subcommand(1);
+  auto* estimate = plan_cmd->add_subcommand(
+      "estimate", "requests, rows, bytes and time a backfill needs under the limits");
+  estimate->add_option("plan", estimate_args.plan, "plan file or plan name")->required();
+
   auto* query = cli.add_subcommand("query", "SQL over the DuckDB store and landed files");
   query->add_option("sql", sql)->required();
 
@@ -75,6 +83,7 @@ int main(int argc, char** argv) {
   if (*providers_list) return cmd_providers_list(g);
   if (*providers_show) return cmd_providers_show(g, provider_name);
   if (*run) return cmd_run(g, run_args);
+  if (*estimate) return cmd_run(g, estimate_args);
   if (*status) return cmd_status(g, status_plan);
   if (*report) return cmd_report(g, report_run, report_json);
   if (*query) return cmd_query(g, sql);

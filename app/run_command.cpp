@@ -21,6 +21,7 @@
 #include "app/progress.hpp"
 #include "config/env.hpp"
 #include "engine/backfill.hpp"
+#include "engine/estimate.hpp"
 #include "engine/limits.hpp"
 #include "report/run_report.hpp"
 #include "sink/registry.hpp"
@@ -72,6 +73,39 @@ asio::awaitable<bool> wait_for_reset(TimePoint until, const Clock& clock,
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
   co_return false;
+}
+
+int print_estimate(asio::io_context& io, const config::PlanDef& plan,
+                   const config::EndpointDef& endpoint, engine::Fetcher& fetcher,
+                   state::StateStore& store, asio::thread_pool& store_thread,
+                   const engine::AccountLimits& limits) {
+  Result<engine::Estimate> est = fail(ErrorKind::internal, "estimate did not finish");
+  asio::co_spawn(io,
+                 engine::estimate_backfill({plan, endpoint, fetcher, store, store_thread}, limits),
+                 [&](std::exception_ptr e, Result<engine::Estimate> r) {
+                   if (e) std::rethrow_exception(e);
+                   est = std::move(r);
+                 });
+  io.run();
+  store_thread.join();
+  if (!est) {
+    spdlog::error("{}", est.error().message);
+    return exit_code_for(est.error());
+  }
+  std::string out = fmt::format("plan {}: estimate before any data request\n", plan.name);
+  out += fmt::format("  {:<10} {} still to fetch ({} already landed)\n", "tasks", est->requests,
+                     est->tasks_done);
+  out += fmt::format("  {:<10} {} data requests of weight {} (plus metadata: symbols, calendar)\n",
+                     "requests", est->requests, est->weight);
+  out += fmt::format("  {:<10} about {} (one per trading day per symbol)\n", "rows", est->rows);
+  out += fmt::format("  {:<10} about {:.1f} MiB\n", "bytes", double(est->bytes) / 1048576.0);
+  out += fmt::format("  {:<10} about {} under the limits of account {}/{}{}\n", "time",
+                     report::format_duration(est->seconds), limits.provider, limits.account,
+                     est->binding.empty() ? "" : fmt::format(" (pace set by {})", est->binding));
+  for (const auto& [window, secs] : est->per_window)
+    out += fmt::format("  {:<10} {}: {}\n", "window", window, report::format_duration(secs));
+  std::fputs(out.c_str(), stdout);
+  return kDone;
 }
 
 }  // namespace
@@ -165,6 +199,9 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
   engine::RetryPolicy retry{ctx.workspace.max_attempts, ctx.workspace.backoff_initial,
                             ctx.workspace.backoff_max};
   engine::Fetcher fetcher({**prov, client, limiter, limits, ledger_thread, clock, stopping}, retry);
+
+  if (args.estimate_only)
+    return print_estimate(io, *plan, endpoint, fetcher, **store, store_thread, limits);
 
   // First signal: stop sending, let in-flight requests land and checkpoint. Second: abort at
   // once; every store is transactional, so the next run resumes safely.

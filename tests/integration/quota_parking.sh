@@ -41,6 +41,14 @@ check_truth() {  # WS
 start_emulator a --seed $SEED --symbols $SYMBOLS --per-day $QUOTA --day-seconds $DAY_S
 export TUSHARE_URL="http://127.0.0.1:$a_PORT" TUSHARE_TOKEN="$TOKEN"
 setup_ws "$WORK/a"
+# The estimate fetches metadata only, and prices the backfill in requests, rows and time.
+"$FINSYNC" -w "$WORK/a" plan estimate quota >"$WORK/estimate.out" 2>"$WORK/estimate.err" ||
+  fail "plan estimate exited $?: $(tail -3 "$WORK/estimate.err")"
+assert_eq 0 "$(grep -c '"api_name":"daily"' "$a_AUDIT" || true)" "daily requests sent by plan estimate"
+EST_REQ=$(awk '$1 == "requests" { print $2 }' "$WORK/estimate.out")
+EST_ROWS=$(awk '$1 == "rows" { print $3 }' "$WORK/estimate.out")
+[[ $EST_ROWS -ge $TRUTH_ROWS ]] || fail "estimated rows $EST_ROWS below the truth's $TRUTH_ROWS"
+grep -q "pace set by default daily $QUOTA/${DAY_S}s@epoch" "$WORK/estimate.out" || fail "estimate: $(cat "$WORK/estimate.out")"
 rc=0
 "$FINSYNC" -w "$WORK/a" run quota --no-wait >"$WORK/a1.out" 2>"$WORK/a1.err" || rc=$?
 assert_eq 75 "$rc" "exit code of a run that spends the quota"
@@ -74,6 +82,7 @@ done
 assert_eq 0 "$rc" "exit code once the backfill is done"
 check_audit "$a_AUDIT"
 check_truth "$WORK/a"
+assert_eq "$EST_REQ" "$(grep -c '"api_name":"daily"' "$a_AUDIT")" "daily requests: estimated vs sent"
 
 # --- Default: one run waits for each reset by itself.
 start_emulator b --seed $SEED --symbols $SYMBOLS --per-day $QUOTA --day-seconds $DAY_S

@@ -7,6 +7,7 @@
 
 #include "config/provider_def.hpp"
 #include "config/workspace.hpp"
+#include "engine/estimate.hpp"
 #include "engine/limits.hpp"
 
 using namespace finsync;
@@ -117,4 +118,30 @@ TEST(RateLimitConfig, AccountOverridesWindowsAndLabel) {
             std::string::npos)
       << bad.error().message;
   std::filesystem::remove_all(dir);
+}
+
+TEST(RateLimitConfig, EstimatePacesByTheBindingWindow) {
+  ratelimit::WindowSpec minute;
+  minute.limit = 200;
+  minute.per = 1min;
+  ratelimit::WindowSpec day = minute;
+  day.limit = 10000;
+  day.per = 24h;
+  day.align = ratelimit::Align::clock;
+  day.zone = "Asia/Shanghai";
+  ratelimit::WindowSpec other = minute;
+  other.endpoint = "trade_cal";
+  other.limit = 1;
+  engine::Estimate e;
+  e.requests = 25000;
+  engine::pace(e, {minute, day, other}, "daily");
+  EXPECT_EQ(e.seconds, 2 * 86400.0);  // three quota days: two full days of waiting
+  EXPECT_EQ(e.binding, "10000/1d@00:00 Asia/Shanghai");
+  ASSERT_EQ(e.per_window.size(), 2u);  // trade_cal's window does not apply
+  EXPECT_EQ(e.per_window[0].second, 124 * 60.0);
+  e.weight = 2;  // Binance klines: 6000 weight a minute is 3000 requests
+  e.requests = 6001;
+  minute.limit = 6000;
+  engine::pace(e, {minute}, "klines");
+  EXPECT_EQ(e.seconds, 120.0);
 }

@@ -14,6 +14,13 @@ struct RunArgs {
   bool estimate_only = false;  // `plan estimate`: plan and price the backfill, fetch no data
 };
 
+struct RetryArgs {
+  std::string plan;
+  bool failed = false;
+  bool dead = false;
+  std::string task;
+};
+
 int cmd_init(const std::string& dir);
 int cmd_validate(const GlobalOptions& g, const std::vector<std::string>& plans);
 int cmd_providers_list(const GlobalOptions& g);
@@ -22,5 +29,13 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args);
 int cmd_status(const GlobalOptions& g, const std::string& plan);
 int cmd_report(const GlobalOptions& g, const std::string& run, bool json);
 int cmd_query(const GlobalOptions& g, const std::string& sql);
+int cmd_pause(const GlobalOptions& g, const std::string& plan);
+int cmd_resume(const GlobalOptions& g, const std::string& plan);
+int cmd_cancel(const GlobalOptions& g, const std::string& plan);
+int cmd_retry(const GlobalOptions& g, const RetryArgs& args);
+int cmd_plan_list(const GlobalOptions& g);
+int cmd_plan_show(const GlobalOptions& g, const std::string& plan);
+int cmd_plan_rm(const GlobalOptions& g, const std::string& plan);
+int cmd_plan_add(const GlobalOptions& g, const std::string& file);
 
 }  // namespace finsync::app

@@ -65,6 +65,27 @@ int main(int argc, char** argv) {
       "estimate", "requests, rows, bytes and time a backfill needs under the limits");
   estimate->add_option("plan", estimate_args.plan, "plan file or plan name")->required();
 
+  std::string plan_name, plan_file;
+  auto* plan_list = plan_cmd->add_subcommand("list", "plans of this workspace and their state");
+  auto* plan_show = plan_cmd->add_subcommand("show", "a plan's spec, state and tasks per state");
+  plan_show->add_option("plan", plan_name)->required();
+  auto* plan_rm = plan_cmd->add_subcommand("rm", "forget a plan's tasks and runs (data stays)");
+  plan_rm->add_option("plan", plan_name)->required();
+  auto* plan_add = plan_cmd->add_subcommand("add", "check a plan file and put it in plans_dir");
+  plan_add->add_option("file", plan_file)->required();
+  auto* pause = cli.add_subcommand("pause", "stop sending requests for a plan (in flight land)");
+  pause->add_option("plan", plan_name)->required();
+  auto* resume = cli.add_subcommand("resume", "undo pause or cancel");
+  resume->add_option("plan", plan_name)->required();
+  auto* cancel = cli.add_subcommand("cancel", "stop a plan and cancel its remaining tasks");
+  cancel->add_option("plan", plan_name)->required();
+  RetryArgs retry_args;
+  auto* retry = cli.add_subcommand("retry", "queue failed or dead tasks again");
+  retry->add_option("plan", retry_args.plan)->required();
+  retry->add_flag("--failed", retry_args.failed, "tasks in state failed");
+  retry->add_flag("--dead", retry_args.dead, "tasks in state dead");
+  retry->add_option("--task", retry_args.task, "one task by id");
+
   auto* query = cli.add_subcommand("query", "SQL over the DuckDB store and landed files");
   query->add_option("sql", sql)->required();
 
@@ -84,6 +105,14 @@ int main(int argc, char** argv) {
   if (*providers_show) return cmd_providers_show(g, provider_name);
   if (*run) return cmd_run(g, run_args);
   if (*estimate) return cmd_run(g, estimate_args);
+  if (*plan_list) return cmd_plan_list(g);
+  if (*plan_show) return cmd_plan_show(g, plan_name);
+  if (*plan_rm) return cmd_plan_rm(g, plan_name);
+  if (*plan_add) return cmd_plan_add(g, plan_file);
+  if (*pause) return cmd_pause(g, plan_name);
+  if (*resume) return cmd_resume(g, plan_name);
+  if (*cancel) return cmd_cancel(g, plan_name);
+  if (*retry) return cmd_retry(g, retry_args);
   if (*status) return cmd_status(g, status_plan);
   if (*report) return cmd_report(g, report_run, report_json);
   if (*query) return cmd_query(g, sql);

@@ -44,6 +44,10 @@ int exit_for(engine::Outcome o) {
       return kUnreachable;
     case engine::Outcome::parked:
       return kParked;
+    case engine::Outcome::paused:
+      return kParked;
+    case engine::Outcome::cancelled:
+      return kInterrupted;
     case engine::Outcome::interrupted:
       return kInterrupted;
     case engine::Outcome::invalid:
@@ -306,7 +310,8 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
   store_thread.join();
   ledger_thread.join();
   if (!result.message.empty()) {
-    if (result.outcome == engine::Outcome::interrupted)
+    if (result.outcome == engine::Outcome::interrupted ||
+        result.outcome == engine::Outcome::cancelled || result.outcome == engine::Outcome::paused)
       spdlog::warn("{}", result.message);
     else
       spdlog::error("{}", result.message);

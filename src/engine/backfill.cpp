@@ -76,6 +76,10 @@ struct RunState {
   int64_t landing_commits = 0;
   std::optional<TimePoint> resume_at;  // earliest quota reset of a parked task
   int64_t parked = 0;
+  // `finsync pause`: workers take no new task while set; requests in flight land.
+  bool paused = false;
+  bool watching = false;  // the control watcher runs
+  bool stop_watching = false;
 
   // The first fatal condition wins; every worker stops taking tasks.
   void stop_with(Outcome o, std::string why) {
@@ -187,7 +191,16 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
     task.last_error = e.message;
     switch (e.kind) {
       case ErrorKind::cancelled:
-        task.state = TaskState::pending;
+        // Not sent: it waits with the others for what stopped the run.
+        if (rs.outcome == Outcome::parked) {
+          task.state = TaskState::parked;
+          task.resume_at = rs.resume_at;
+          task.last_error = rs.message;
+          ++rs.parked;
+        } else {
+          task.state = rs.outcome == Outcome::cancelled ? TaskState::cancelled : TaskState::pending;
+        }
+        task.attempts -= 1;
         break;
       case ErrorKind::auth:
         task.state = TaskState::failed;
@@ -270,8 +283,45 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
   ++rs.progress.tasks_done;
 }
 
+asio::awaitable<void> nap(std::chrono::milliseconds d) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer t(ex, d);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// Polls the plan's control (set by `finsync pause|resume|cancel` from any process) while the
+// workers run.
+asio::awaitable<void> watch_control(RunState& rs) {
+  const std::string name = rs.deps.plan.name;
+  while (!rs.stop_watching) {
+    auto job = [&rs, &name]() { return rs.deps.store.get_plan(name); };
+    Result<std::optional<state::PlanRecord>> rec = co_await run_blocking(rs.deps.store_thread, job);
+    const std::string control = rec && *rec ? (*rec)->control : std::string();
+    if (control == "paused" && !rs.paused) {
+      rs.paused = true;
+      spdlog::warn(
+          "plan {}: pause acknowledged; requests in flight land, no new request is sent "
+          "until `finsync resume {}`",
+          name, name);
+    } else if (control.empty() && rs.paused) {
+      rs.paused = false;
+      spdlog::info("plan {}: resumed", name);
+    } else if (control == "cancelled") {
+      rs.stop_with(Outcome::cancelled, fmt::format("plan {} was cancelled", name));
+      break;
+    }
+    co_await nap(std::chrono::milliseconds(250));
+  }
+  rs.watching = false;
+}
+
 asio::awaitable<void> worker(RunState& rs, asio::steady_timer& all_done) {
   while (!rs.deps.stopping && !rs.queue.empty()) {
+    if (rs.paused) {
+      co_await nap(std::chrono::milliseconds(100));
+      continue;
+    }
     Task task = std::move(rs.queue.front());
     rs.queue.pop_front();
     co_await run_task(rs, std::move(task));
@@ -304,6 +354,13 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   }
   state::PlanRecord record;
   const std::string fingerprint = plan_fingerprint(plan);
+  if (*existing && !(*existing)->control.empty()) {
+    const bool cancelled = (*existing)->control == "cancelled";
+    finish(cancelled ? Outcome::cancelled : Outcome::paused,
+           fmt::format("plan {} is {}: nothing runs until `finsync resume {}`", plan.name,
+                       (*existing)->control, plan.name));
+    co_return result;
+  }
   if (*existing) {
     record = **existing;
     if (record.fingerprint != fingerprint && !options.replan) {
@@ -401,7 +458,10 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     auto all = deps.store.list_tasks(plan.name);
     if (!all) return all;
     for (auto& t : *all) {
-      if (t.state != TaskState::succeeded && t.state != TaskState::split && landed->count(t.id)) {
+      // A task queued again by `finsync retry` has no attempts yet: fetch it again whatever the
+      // sink holds.
+      if (t.state != TaskState::succeeded && t.state != TaskState::split && t.attempts > 0 &&
+          landed->count(t.id)) {
         // The sink committed this task but the process died before its checkpoint.
         t.state = TaskState::succeeded;
         t.last_error = "recovered from the sink's landed marker";
@@ -455,6 +515,12 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
   const int n = rs.outcome == Outcome::parked ? 0 : std::max(1, options.concurrency);
   rs.active_workers = n;
+  if (n > 0) {
+    rs.watching = true;
+    asio::co_spawn(ex, watch_control(rs), [](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);
+    });
+  }
   for (int i = 0; i < n; ++i)
     asio::co_spawn(ex, worker(rs, all_done), [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
@@ -463,6 +529,21 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   while (rs.active_workers > 0) {
     boost::system::error_code ec;
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  rs.stop_watching = true;
+  while (rs.watching) co_await nap(std::chrono::milliseconds(20));
+
+  // A cancelled plan's tasks that did not run are cancelled (`finsync resume` re-queues them).
+  if (rs.outcome == Outcome::cancelled && !rs.queue.empty()) {
+    for (auto& t : rs.queue) t.state = TaskState::cancelled;
+    auto cancel_job = [&deps, &rs]() -> Result<void> {
+      for (const auto& t : rs.queue)
+        if (auto u = deps.store.update_task(t); !u) return u;
+      return {};
+    };
+    if (auto c = co_await run_blocking(deps.store_thread, cancel_job); !c)
+      rs.stop_with(Outcome::internal, c.error().message);
   }
 
   // 5. A spent quota parks every task that did not run, so status shows what waits for it.
@@ -513,6 +594,9 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
       break;
     case Outcome::interrupted:
       rs.run.status = "interrupted";
+      break;
+    case Outcome::cancelled:
+      rs.run.status = "cancelled";
       break;
     default:
       rs.run.status = "failed";

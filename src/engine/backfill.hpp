@@ -22,6 +22,8 @@ enum class Outcome {
   auth,
   unreachable,
   parked,
+  paused,     // the plan is paused from the CLI: nothing ran
+  cancelled,  // cancelled from the CLI
   interrupted,
   invalid,
   internal

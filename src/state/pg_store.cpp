@@ -78,8 +78,9 @@ ALTER TABLE runs ADD COLUMN rate_limited BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX tasks_plan_state ON tasks(plan, state);
 CREATE INDEX runs_plan_started ON runs(plan, started_at);
 )sql"},
-    {3, "quota ledger: request slots, aligned-window counters, rate-limit blocks",
+    {3, "quota ledger: request slots, aligned-window counters, rate-limit blocks; plan control",
      R"sql(
+ALTER TABLE plans ADD COLUMN control TEXT NOT NULL DEFAULT '';
 CREATE TABLE quota_slots(
   id BIGINT PRIMARY KEY,
   provider TEXT NOT NULL,
@@ -329,16 +330,17 @@ PlanRecord read_plan(const Rows& r, int i) {
   p.universe_json = r.text(i, 3);
   p.created_at = from_micros(r.int64(i, 4));
   p.updated_at = from_micros(r.int64(i, 5));
+  p.control = r.text(i, 6);
   return p;
 }
 
 // Byte order (COLLATE "C") as in SQLite, whatever the database's collation.
 const std::string kSelectPlan =
-    "SELECT name, spec_yaml, fingerprint, universe_json, created_at, updated_at FROM plans "
-    "WHERE name = $1";
+    "SELECT name, spec_yaml, fingerprint, universe_json, created_at, updated_at, control FROM "
+    "plans WHERE name = $1";
 const std::string kListPlans =
-    "SELECT name, spec_yaml, fingerprint, universe_json, created_at, updated_at FROM plans "
-    "ORDER BY name COLLATE \"C\"";
+    "SELECT name, spec_yaml, fingerprint, universe_json, created_at, updated_at, control FROM "
+    "plans ORDER BY name COLLATE \"C\"";
 const std::string kSelectTask = std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE id = $1";
 const std::string kListTasks = std::string("SELECT ") + kTaskColumns +
                                " FROM tasks WHERE plan = $1 ORDER BY start_day, id COLLATE \"C\"";
@@ -404,6 +406,34 @@ class PostgresStateStore final : public StateStore {
       std::vector<PlanRecord> out;
       for (int i = 0; i < r->size(); ++i) out.push_back(read_plan(*r, i));
       return out;
+    });
+  }
+
+  Result<void> set_plan_control(const std::string& name, const std::string& control) override {
+    return operation([&]() -> Result<void> {
+      auto r = conn_.exec("set_plan_control",
+                          "UPDATE plans SET control = $2, updated_at = $3 WHERE name = $1",
+                          {name, control, now_micros()});
+      if (!r) return tl::unexpected(r.error());
+      if (r->affected() == 0)
+        return fail(ErrorKind::not_found,
+                    fmt::format("{}: no plan named '{}'", conn_.label(), name));
+      return {};
+    });
+  }
+
+  Result<bool> remove_plan(const std::string& name) override {
+    return operation([&]() -> Result<bool> {
+      auto tx = Transaction::begin(conn_, "remove_plan");
+      if (!tx) return tl::unexpected(tx.error());
+      for (const char* sql :
+           {"DELETE FROM tasks WHERE plan = $1", "DELETE FROM runs WHERE plan = $1"})
+        if (auto r = conn_.exec("remove_plan", sql, {name}); !r) return tl::unexpected(r.error());
+      auto r = conn_.exec("remove_plan", "DELETE FROM plans WHERE name = $1", {name});
+      if (!r) return tl::unexpected(r.error());
+      const bool removed = r->affected() > 0;
+      if (auto c = tx->commit(); !c) return tl::unexpected(c.error());
+      return removed;
     });
   }
 

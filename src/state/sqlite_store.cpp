@@ -78,8 +78,9 @@ ALTER TABLE runs ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX tasks_plan_state ON tasks(plan, state);
 CREATE INDEX runs_plan_started ON runs(plan, started_at);
 )sql"},
-    {3, "quota ledger: request slots, aligned-window counters, rate-limit blocks",
+    {3, "quota ledger: request slots, aligned-window counters, rate-limit blocks; plan control",
      R"sql(
+ALTER TABLE plans ADD COLUMN control TEXT NOT NULL DEFAULT '';
 CREATE TABLE quota_slots(
   id INTEGER PRIMARY KEY,
   provider TEXT NOT NULL,
@@ -360,6 +361,7 @@ PlanRecord read_plan(const Query& q) {
   p.universe_json = q.text(3);
   p.created_at = from_micros(q.int64(4));
   p.updated_at = from_micros(q.int64(5));
+  p.control = q.text(6);
   return p;
 }
 
@@ -399,8 +401,8 @@ class SqliteStateStore final : public StateStore {
   Result<std::optional<PlanRecord>> get_plan(const std::string& name) override {
     std::lock_guard lock(mu_);
     auto q = db_.query(
-        "SELECT name, spec_yaml, fingerprint, universe_json, created_at, updated_at FROM plans "
-        "WHERE name = ?1",
+        "SELECT name, spec_yaml, fingerprint, universe_json, created_at, updated_at, control FROM "
+        "plans WHERE name = ?1",
         "get_plan");
     if (!q) return tl::unexpected(q.error());
     auto row = q->bind(1, name).step();
@@ -412,8 +414,8 @@ class SqliteStateStore final : public StateStore {
   Result<std::vector<PlanRecord>> list_plans() override {
     std::lock_guard lock(mu_);
     auto q = db_.query(
-        "SELECT name, spec_yaml, fingerprint, universe_json, created_at, updated_at FROM plans "
-        "ORDER BY name",
+        "SELECT name, spec_yaml, fingerprint, universe_json, created_at, updated_at, control FROM "
+        "plans ORDER BY name",
         "list_plans");
     if (!q) return tl::unexpected(q.error());
     std::vector<PlanRecord> out;
@@ -424,6 +426,32 @@ class SqliteStateStore final : public StateStore {
       out.push_back(read_plan(*q));
     }
     return out;
+  }
+
+  Result<void> set_plan_control(const std::string& name, const std::string& control) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.query("UPDATE plans SET control = ?2, updated_at = ?3 WHERE name = ?1",
+                       "set_plan_control");
+    if (!q) return tl::unexpected(q.error());
+    if (auto r = q->bind(1, name).bind(2, control).bind(3, now_micros()).run(); !r) return r;
+    if (db_.changes() == 0)
+      return fail(ErrorKind::not_found, fmt::format("{}: no plan named '{}'", db_.label(), name));
+    return {};
+  }
+
+  Result<bool> remove_plan(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_, "remove_plan");
+    if (!tx) return tl::unexpected(tx.error());
+    for (const char* sql : {"DELETE FROM tasks WHERE plan = ?1", "DELETE FROM runs WHERE plan = ?1",
+                            "DELETE FROM plans WHERE name = ?1"}) {
+      auto q = db_.query(sql, "remove_plan");
+      if (!q) return tl::unexpected(q.error());
+      if (auto r = q->bind(1, name).run(); !r) return tl::unexpected(r.error());
+    }
+    const bool removed = db_.changes() > 0;
+    if (auto r = tx->commit(); !r) return tl::unexpected(r.error());
+    return removed;
   }
 
   // created_at is kept from the first put: updating a plan does not make it new.

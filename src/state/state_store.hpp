@@ -17,6 +17,9 @@ struct PlanRecord {
   std::string spec_yaml;      // the plan as the user last gave it
   std::string fingerprint;    // provider/endpoint/sink/mode: a change needs --replan
   std::string universe_json;  // resolved parameter sets, fixed at first run
+  // What the user asked of the plan from the CLI: "" (run), "paused" or "cancelled". A running
+  // process polls it; put_plan never changes it.
+  std::string control;
   TimePoint created_at{};
   TimePoint updated_at{};
 };
@@ -49,6 +52,10 @@ class StateStore {
   virtual Result<std::optional<PlanRecord>> get_plan(const std::string& name) = 0;
   virtual Result<std::vector<PlanRecord>> list_plans() = 0;
   virtual Result<void> put_plan(const PlanRecord& plan) = 0;
+  // not_found when no such plan.
+  virtual Result<void> set_plan_control(const std::string& name, const std::string& control) = 0;
+  // The plan with its tasks and runs, in one transaction; false when there was no such plan.
+  virtual Result<bool> remove_plan(const std::string& name) = 0;
 
   // Inserts tasks whose id is not present yet; returns how many were new.
   virtual Result<int64_t> add_tasks(const std::vector<Task>& tasks) = 0;

@@ -1,0 +1,252 @@
+// Plan lifecycle from the CLI. Each command records the wish in the state store; a `finsync run`
+// of the plan, in this process or another, polls it and obeys.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "app/commands.hpp"
+#include "config/yaml_reader.hpp"
+
+namespace finsync::app {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The store and the plan's record, or an exit code.
+int open_plan(const GlobalOptions& g, const std::string& name, Context& ctx,
+              std::unique_ptr<state::StateStore>& store) {
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  auto s = open_state_store(ctx, /*create=*/false);
+  if (!s) {
+    spdlog::error("{}", s.error().message);
+    return s.error().kind == ErrorKind::not_found ? kConfig : exit_code_for(s.error());
+  }
+  store = std::move(*s);
+  auto rec = store->get_plan(name);
+  if (!rec) {
+    spdlog::error("{}", rec.error().message);
+    return exit_code_for(rec.error());
+  }
+  if (!*rec) {
+    spdlog::error("plan '{}' has never run in this workspace (see finsync plan list)", name);
+    return kConfig;
+  }
+  return kDone;
+}
+
+// Moves every task of `plan` in one of `from` (or the one task `only`) to pending.
+Result<int64_t> requeue(state::StateStore& store, const std::string& plan,
+                        const std::vector<state::TaskState>& from, const std::string& only) {
+  auto tasks = store.list_tasks(plan);
+  if (!tasks) return fail(tasks.error());
+  int64_t n = 0;
+  for (auto& t : *tasks) {
+    const bool named =
+        !only.empty() ? t.id == only : std::find(from.begin(), from.end(), t.state) != from.end();
+    if (!named) continue;
+    t.state = state::TaskState::pending;
+    t.attempts = 0;
+    t.resume_at.reset();
+    if (auto u = store.update_task(t); !u) return fail(u.error());
+    ++n;
+  }
+  return n;
+}
+
+int set_control(const GlobalOptions& g, const std::string& name, const std::string& control,
+                const std::string& done) {
+  Context ctx;
+  std::unique_ptr<state::StateStore> store;
+  if (int rc = open_plan(g, name, ctx, store); rc != kDone) return rc;
+  if (auto r = store->set_plan_control(name, control); !r) {
+    spdlog::error("{}", r.error().message);
+    return exit_code_for(r.error());
+  }
+  std::printf("plan %s: %s\n", name.c_str(), done.c_str());
+  return kDone;
+}
+
+}  // namespace
+
+int cmd_pause(const GlobalOptions& g, const std::string& name) {
+  return set_control(g, name, "paused",
+                     "paused (a running process lets its requests in flight land and sends no "
+                     "new one; `finsync resume` continues)");
+}
+
+int cmd_resume(const GlobalOptions& g, const std::string& name) {
+  Context ctx;
+  std::unique_ptr<state::StateStore> store;
+  if (int rc = open_plan(g, name, ctx, store); rc != kDone) return rc;
+  auto n = requeue(*store, name, {state::TaskState::cancelled}, "");
+  if (!n) {
+    spdlog::error("{}", n.error().message);
+    return exit_code_for(n.error());
+  }
+  if (auto r = store->set_plan_control(name, ""); !r) {
+    spdlog::error("{}", r.error().message);
+    return exit_code_for(r.error());
+  }
+  std::printf("plan %s: resumed (%lld cancelled tasks queued again)\n", name.c_str(),
+              (long long)*n);
+  return kDone;
+}
+
+int cmd_cancel(const GlobalOptions& g, const std::string& name) {
+  Context ctx;
+  std::unique_ptr<state::StateStore> store;
+  if (int rc = open_plan(g, name, ctx, store); rc != kDone) return rc;
+  if (auto r = store->set_plan_control(name, "cancelled"); !r) {
+    spdlog::error("{}", r.error().message);
+    return exit_code_for(r.error());
+  }
+  // Tasks no process holds are cancelled here; a running process cancels its own queue.
+  auto tasks = store->list_tasks(name);
+  if (!tasks) {
+    spdlog::error("{}", tasks.error().message);
+    return exit_code_for(tasks.error());
+  }
+  int64_t n = 0;
+  for (auto& t : *tasks) {
+    if (t.state != state::TaskState::pending && t.state != state::TaskState::parked &&
+        t.state != state::TaskState::failed)
+      continue;
+    t.state = state::TaskState::cancelled;
+    if (auto u = store->update_task(t); !u) {
+      spdlog::error("{}", u.error().message);
+      return exit_code_for(u.error());
+    }
+    ++n;
+  }
+  std::printf("plan %s: cancelled (%lld tasks; landed data is kept; `finsync resume` re-queues)\n",
+              name.c_str(), (long long)n);
+  return kDone;
+}
+
+int cmd_retry(const GlobalOptions& g, const RetryArgs& args) {
+  Context ctx;
+  std::unique_ptr<state::StateStore> store;
+  if (int rc = open_plan(g, args.plan, ctx, store); rc != kDone) return rc;
+  // Neither flag: both kinds.
+  const bool both = !args.failed && !args.dead && args.task.empty();
+  std::vector<state::TaskState> from;
+  if (args.failed || both) from.push_back(state::TaskState::failed);
+  if (args.dead || both) from.push_back(state::TaskState::dead);
+  if (!args.task.empty()) {
+    auto t = store->get_task(args.task);
+    if (!t || !*t || (*t)->plan != args.plan) {
+      spdlog::error("plan {} has no task '{}'", args.plan, args.task);
+      return kConfig;
+    }
+  }
+  auto n = requeue(*store, args.plan, from, args.task);
+  if (!n) {
+    spdlog::error("{}", n.error().message);
+    return exit_code_for(n.error());
+  }
+  std::printf("plan %s: %lld tasks queued again; `finsync run %s` fetches them\n",
+              args.plan.c_str(), (long long)*n, args.plan.c_str());
+  return kDone;
+}
+
+int cmd_plan_list(const GlobalOptions& g) {
+  Context ctx;
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  auto store = open_state_store(ctx, /*create=*/false);
+  std::map<std::string, std::string> rows;  // name -> line
+  if (store) {
+    auto plans = (*store)->list_plans();
+    if (!plans) {
+      spdlog::error("{}", plans.error().message);
+      return exit_code_for(plans.error());
+    }
+    for (const auto& p : *plans) {
+      auto def = config::parse_plan(p.spec_yaml, p.name);
+      auto tasks = (*store)->list_tasks(p.name);
+      int64_t done = 0, total = 0;
+      if (tasks)
+        for (const auto& t : *tasks) {
+          if (t.state == state::TaskState::split) continue;
+          ++total;
+          done += t.state == state::TaskState::succeeded;
+        }
+      rows[p.name] = fmt::format("{:<24} {:<24} {:<10} {}/{} tasks", p.name,
+                                 def ? def->provider + "/" + def->endpoint : "?",
+                                 p.control.empty() ? "active" : p.control, done, total);
+    }
+  }
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(ctx.workspace.plans_dir, ec)) {
+    const auto ext = e.path().extension();
+    if (ext != ".yaml" && ext != ".yml") continue;
+    auto def = resolve_plan(ctx, e.path().string());
+    if (!def || rows.count(def->name)) continue;
+    rows[def->name] = fmt::format("{:<24} {:<24} {:<10} not run yet", def->name,
+                                  def->provider + "/" + def->endpoint, "new");
+  }
+  std::printf("%-24s %-24s %-10s %s\n", "PLAN", "PROVIDER/ENDPOINT", "STATE", "PROGRESS");
+  for (const auto& [_, line] : rows) std::printf("%s\n", line.c_str());
+  return kDone;
+}
+
+int cmd_plan_show(const GlobalOptions& g, const std::string& name) {
+  Context ctx;
+  std::unique_ptr<state::StateStore> store;
+  if (int rc = open_plan(g, name, ctx, store); rc != kDone) return rc;
+  auto rec = store->get_plan(name);
+  std::map<std::string, int64_t> by_state;
+  if (auto tasks = store->list_tasks(name))
+    for (const auto& t : *tasks) ++by_state[std::string(to_string(t.state))];
+  std::string out = fmt::format("plan      {}\nstate     {}\n", name,
+                                (*rec)->control.empty() ? "active" : (*rec)->control);
+  for (const auto& [state, n] : by_state) out += fmt::format("tasks     {:<10} {}\n", state, n);
+  out += "spec:\n" + (*rec)->spec_yaml;
+  std::fputs(out.c_str(), stdout);
+  return kDone;
+}
+
+int cmd_plan_rm(const GlobalOptions& g, const std::string& name) {
+  Context ctx;
+  std::unique_ptr<state::StateStore> store;
+  if (int rc = open_plan(g, name, ctx, store); rc != kDone) return rc;
+  auto r = store->remove_plan(name);
+  if (!r) {
+    spdlog::error("{}", r.error().message);
+    return exit_code_for(r.error());
+  }
+  std::printf("plan %s removed from the state store (its tasks and runs); landed data is kept\n",
+              name.c_str());
+  return kDone;
+}
+
+int cmd_plan_add(const GlobalOptions& g, const std::string& file) {
+  Context ctx;
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  auto plan = resolve_plan(ctx, file);
+  if (!plan) {
+    spdlog::error("{}", plan.error().message);
+    return exit_code_for(plan.error());
+  }
+  if (auto ok = check_plan(ctx, *plan); !ok) {
+    spdlog::error("{}", ok.error().message);
+    return kConfig;
+  }
+  const fs::path target = fs::path(ctx.workspace.plans_dir) / (plan->name + ".yaml");
+  std::error_code ec;
+  if (fs::exists(target, ec) && !fs::equivalent(target, file, ec)) {
+    spdlog::error("{} already exists: a plan named '{}' is defined; remove it first",
+                  target.string(), plan->name);
+    return kConfig;
+  }
+  fs::create_directories(target.parent_path(), ec);
+  std::ofstream(target) << plan->text;
+  std::printf("plan %s added as %s; `finsync run %s` starts it\n", plan->name.c_str(),
+              target.c_str(), plan->name.c_str());
+  return kDone;
+}
+
+}  // namespace finsync::app

@@ -255,10 +255,24 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
       spdlog::error("{}", snk.error().message);
       return exit_code_for(snk.error());
     }
-    if (auto opened = (*snk)->open(table); !opened) {
-      spdlog::error("{}", opened.error().message);
-      return exit_code_for(opened.error());
+    // A single-writer store held by another run of this workspace: wait for it rather than
+    // fail; that run may well finish this plan, and then this one finds nothing left to do.
+    Result<void> opened = (*snk)->open(table);
+    bool said = false;
+    while (!opened && opened.error().kind == ErrorKind::transient && !interrupted) {
+      if (!said) spdlog::warn("waiting: {}", opened.error().message);
+      said = true;
+      ::usleep(500'000);
+      io.restart();
+      io.poll();  // a signal meanwhile is handled here
+      opened = (*snk)->open(table);
     }
+    if (!opened) {
+      spdlog::error(
+          "{}", interrupted ? "interrupted while waiting for the store" : opened.error().message);
+      return interrupted ? kInterrupted : exit_code_for(opened.error());
+    }
+    if (said) spdlog::info("the store is free: running plan {}", plan->name);
     engine::BackfillDeps deps{*plan, endpoint,     spec,  fetcher, **store,
                               **snk, store_thread, clock, stopping};
     result = {};

@@ -46,7 +46,8 @@ Error store_in_use_error(const std::string& path, std::string_view msg) {
       holder =
           fmt::format(" (pid {}, {})", rest.substr(pid + 6, end - pid - 6), rest.substr(0, pid));
   }
-  return Error{ErrorKind::permanent,
+  // Transient: the holder finishes, and `finsync run` waits for it.
+  return Error{ErrorKind::transient,
                fmt::format("the DuckDB store {} is in use by another finsync process{}: a DuckDB "
                            "file has one writer; wait for that run to finish or stop it",
                            path, holder),

@@ -534,7 +534,7 @@ TEST(SinkDuckdb, StoreHeldByAnotherProcessIsReportedAsInUse) {
   std::string pid = std::to_string(h.pid);
   stop_holder(h.pid);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+  EXPECT_EQ(r.error().kind, ErrorKind::transient);
   EXPECT_NE(r.error().message.find("is in use by another finsync process (pid " + pid),
             std::string::npos)
       << r.error().message;

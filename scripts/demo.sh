@@ -2,7 +2,8 @@
 # The demo: sets up, starts the emulator (Tushare personality, 200 requests/minute), backfills
 # daily bars of 100 symbols (listed, delisted and suspended) from 2015 to 2024 into DuckDB and
 # Parquet under ./demo-data/, prints the run report and a sample query, then runs the same plan
-# again to show that nothing is landed twice. Stops the emulator it started.
+# again to show that nothing is landed twice. Stops the emulator it started. Each demo starts from
+# an empty ./demo-data/, so the first run is always a real backfill.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 FINSYNC=build/release/finsync
 EMULATOR=build/release/finsync-emulator
 WS=demo-data
+rm -rf "$WS"
 RUNTIME=$(mktemp -d /tmp/finsync-demo.XXXXXX)
 EMU_PID=
 

@@ -67,7 +67,7 @@ TEST(RowExtraction, FieldsItems) {
   auto p = make_tushare();
   const auto& ep = *tushare().endpoint("daily");
   // Columns in another order than the definition, plus one the definition does not know.
-  auto page = p->parse_response(ep, json_response(200, R"({"code":0,"msg":"","data":{
+  auto page = p->parse_response(ep, {}, json_response(200, R"({"code":0,"msg":"","data":{
       "fields":["trade_date","ts_code","close","extra","open"],
       "items":[["20150106","000001.SZ",10.5,"x",10.01],["20150105","000001.SZ",null,"y",9.99]]}})"));
   ASSERT_TRUE(page.has_value()) << page.error().message;
@@ -83,11 +83,12 @@ TEST(RowExtraction, FieldsItems) {
 }
 
 TEST(RowExtraction, ObjectsWithTypeErrors) {
-  config::RowsDef rows{"objects", "", "$.results"};
-  std::vector<config::ColumnDef> cols = {{"t", DataType::string, ""},
-                                         {"d", DataType::date, "%Y-%m-%d"},
-                                         {"v", DataType::int64, ""},
-                                         {"c", DataType::float64, ""}};
+  config::RowsDef rows;
+  rows.items = "$.results";
+  std::vector<config::ColumnDef> cols = {{"t", DataType::string, "", ""},
+                                         {"d", DataType::date, "%Y-%m-%d", ""},
+                                         {"v", DataType::int64, "", ""},
+                                         {"c", DataType::float64, "", ""}};
   simdjson::dom::parser parser;
   auto b = extract_rows(rows, cols,
                         R"({"results":[{"t":"AAPL","d":"2024-01-02","v":100,"c":"185.64"},
@@ -111,7 +112,7 @@ TEST(ErrorRules, TushareCodesAndChineseMessages) {
   auto p = make_tushare();
   const auto& ep = *tushare().endpoint("daily");
   auto kind_of = [&](long status, const std::string& body) {
-    auto r = p->parse_response(ep, json_response(status, body));
+    auto r = p->parse_response(ep, {}, json_response(status, body));
     return r ? std::string("ok") : std::string(to_string(r.error().kind));
   };
   EXPECT_EQ(kind_of(200, R"({"code":40101,"msg":"您的token不对，请确认。","data":null})"), "auth");
@@ -136,7 +137,7 @@ TEST(ErrorRules, RateLimitedCarriesRetryAt) {
   const auto& ep = *tushare().endpoint("daily");
   const auto before = std::chrono::system_clock::now();
   auto r = p->parse_response(
-      ep,
+      ep, {},
       json_response(200, R"({"code":40203,"msg":"抱歉，您每分钟最多访问该接口5次","data":null})"));
   ASSERT_FALSE(r.has_value());
   ASSERT_TRUE(r.error().retry_at.has_value());

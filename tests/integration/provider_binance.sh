@@ -74,4 +74,34 @@ for p in bn-1h bn-1d; do
   "$FINSYNC" -w "$WS" run $p >"$WORK/again-$p.out" 2>"$WORK/again-$p.err" || fail "second run of $p exited $?"
 done
 assert_eq "$before" "$(wc -l <"$bn_AUDIT")" "requests sent by the second runs"
-echo "provider_binance: ok ($ROWS_1H 1h rows, $ROWS_1D 1d rows, $klines klines requests in $windows weight windows)"
+# --- A budget the override does not know (it states 600, the server allows 24): the 429's
+# Retry-After blocks the IP in the ledger, so no request is sent during it (which would be a 418
+# ban), and the rows still land exactly. One worker, so that no request is already in flight
+# when the 429 arrives.
+start_emulator ov --personality binance --seed $SEED --symbols $SYMBOLS --weight-limit $WEIGHT --minute-seconds $WINDOW_S
+export BINANCE_URL="http://127.0.0.1:$ov_PORT"
+new_workspace "$WORK/ov"
+sed "s/- { scope: ip, limit: 6000, per: 1m,/- { scope: ip, limit: 600, per: ${WINDOW_S}s,/" \
+  "$SOURCE_DIR/providers/binance.yaml" >"$WORK/ov/providers/binance.yaml"
+cat >"$WORK/ov/plans/ov.yaml" <<YAML
+name: bn-ov
+provider: binance
+endpoint: klines
+params: { interval: 1h }
+universe: { symbols: [BNBUSDT, BTCUSDT, ETHUSDT] }
+range: { start: 2024-01-01, end: 2024-06-30 }
+sink: { kind: duckdb, table: bn_ov }
+concurrency: 1
+YAML
+"$FINSYNC" -w "$WORK/ov" run "$WORK/ov/plans/ov.yaml" >"$WORK/ov.out" 2>"$WORK/ov.err" ||
+  fail "run under an unknown budget exited $?: $(tail -5 "$WORK/ov.err")"
+"$EMULATOR" truth --personality binance --api klines --seed $SEED --symbols $SYMBOLS --interval 1h \
+  --start 20240101 --end 20240630 >"$WORK/truth-ov.csv"
+"$DUCKDB_READ" "$WORK/ov/data/finsync.duckdb" "SELECT $BN_COLS FROM bn_ov ORDER BY symbol, open_time" >"$WORK/landed-ov.csv"
+diff -q "$WORK/truth-ov.csv" "$WORK/landed-ov.csv" >/dev/null ||
+  fail "1h klines after 429s differ from truth: $(diff "$WORK/truth-ov.csv" "$WORK/landed-ov.csv" | head -5)"
+refused=$(count_matching "$ov_AUDIT" '"outcome":"rate_limited"')
+[[ $refused -ge 1 ]] || fail "the server never answered 429: the scenario did not happen"
+assert_eq 0 "$(count_matching "$ov_AUDIT" '"outcome":"banned"')" "requests answered 418 (sent during a Retry-After)"
+
+echo "provider_binance: ok ($ROWS_1H 1h rows, $ROWS_1D 1d rows, $klines klines requests in $windows weight windows; $refused 429 and no ban under an unknown budget)"

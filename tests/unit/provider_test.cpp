@@ -264,6 +264,17 @@ TEST(ErrorRules, AlphaVantageAlwaysHttp200) {
       kind_of(R"({"Information": "Thank you for using Alpha Vantage! Please consider )"
               R"(spreading out your free API requests more sparingly (1 request per second)."})"),
       "rate_limited");
+  // The burst message mentions "premium endpoints" too; only the premium-endpoint refusal is
+  // permanent.
+  EXPECT_EQ(kind_of(R"({"Information": "Thank you for using Alpha Vantage! Please consider )"
+                    R"(spreading out your free API requests more sparingly (3 requests per )"
+                    R"(minute). You may subscribe to any of the premium plans at )"
+                    R"(https://www.alphavantage.co/premium/ to raise the burst limit and )"
+                    R"(instantly access all premium endpoints."})"),
+            "rate_limited");
+  EXPECT_EQ(kind_of(R"({"Information": "Thank you for using Alpha Vantage! This is a premium )"
+                    R"(endpoint. You may subscribe to any of the premium plans."})"),
+            "permanent");
   EXPECT_EQ(kind_of(R"({"Note": "Thank you for using Alpha Vantage! Our standard API call )"
                     R"(frequency is 5 calls per minute and 500 calls per day."})"),
             "rate_limited");

@@ -198,10 +198,11 @@ class RowFill {
   std::vector<const std::string*> constants_;
 };
 
-// Response name -> column index: the rename map first, then same-named columns.
-std::unordered_map<std::string, size_t> name_index(const config::RowsDef& rows,
-                                                   const std::vector<config::ColumnDef>& columns) {
-  std::unordered_map<std::string, size_t> index;
+// Response name -> column index: the rename map first, then same-named columns. The views
+// point into the definition, which outlives every extraction.
+std::unordered_map<std::string_view, size_t> name_index(
+    const config::RowsDef& rows, const std::vector<config::ColumnDef>& columns) {
+  std::unordered_map<std::string_view, size_t> index;
   for (size_t c = 0; c < columns.size(); ++c) index.emplace(columns[c].name, c);
   for (const auto& [from, to] : rows.rename) {
     for (size_t c = 0; c < columns.size(); ++c)
@@ -272,7 +273,7 @@ Result<RecordBatch> extract_objects(const config::RowsDef& rows,
     if (item.get_object().get(obj) != simdjson::SUCCESS)
       return fail(ErrorKind::permanent, fmt::format("a row in {} is not an object", rows.items));
     for (auto field : obj) {
-      auto it = index.find(std::string(field.key));
+      auto it = index.find(field.key);
       if (it == index.end()) continue;
       if (auto r = fill.set(batch, it->second, field.value); !r) return fail(r.error());
     }
@@ -301,7 +302,7 @@ Result<RecordBatch> extract_keyed_object(const config::RowsDef& rows,
                   fmt::format("the row {} in {} is not an object", entry.key, rows.items));
     if (auto r = fill.set_text(batch, size_t(key_col), entry.key); !r) return fail(r.error());
     for (auto field : obj) {
-      auto it = index.find(std::string(field.key));
+      auto it = index.find(field.key);
       if (it == index.end()) continue;
       if (auto r = fill.set(batch, it->second, field.value); !r) return fail(r.error());
     }
@@ -414,7 +415,7 @@ Result<RecordBatch> extract_csv(const config::RowsDef& rows,
   const auto index = name_index(rows, columns);
   std::vector<int> map;
   for (const auto& h : header) {
-    auto it = index.find(h);
+    auto it = index.find(std::string_view(h));
     map.push_back(it == index.end() ? -1 : int(it->second));
   }
   while (pos < body.size()) {

@@ -259,7 +259,7 @@ ErrorRuleDef parse_error_rule(const MapReader& r) {
   ErrorRuleDef rule;
   rule.where = where_of(r.loc(), r.node());
   MapReader w(r.loc_of("when"), r.get("when"));
-  w.allow_only({"status", "json", "equals", "in", "not_equals", "message_matches"});
+  w.allow_only({"status", "json", "equals", "in", "not_equals", "present", "message_matches"});
   if (w.has("status"))
     for (const auto& s : w.str_list("status")) {
       int v = 0;
@@ -279,8 +279,10 @@ ErrorRuleDef parse_error_rule(const MapReader& r) {
     rule.equals.insert(rule.equals.end(), more.begin(), more.end());
   }
   if (w.has("not_equals")) rule.not_equals = w.str_list("not_equals");
-  if ((!rule.equals.empty() || !rule.not_equals.empty()) && rule.json_path.empty())
-    raise(w.loc(), w.node().Mark(), "'equals', 'in' and 'not_equals' need 'json' (a JSON path)");
+  if (w.has("present")) rule.present = w.boolean_or("present", true);
+  if ((!rule.equals.empty() || !rule.not_equals.empty() || rule.present) && rule.json_path.empty())
+    raise(w.loc(), w.node().Mark(),
+          "'equals', 'in', 'not_equals' and 'present' need 'json' (a JSON path)");
   rule.message_matches = w.str_or("message_matches", "");
   if (!rule.message_matches.empty()) {
     try {

@@ -29,6 +29,9 @@ struct ErrorRuleDef {
   std::string json_path;            // e.g. $.code
   std::vector<std::string> equals;  // json value (as text) in this set
   std::vector<std::string> not_equals;
+  // present: the path exists (any value, objects too); absent: it does not. Unset with a bare
+  // `json`: the path holds a scalar.
+  std::optional<bool> present;
   std::string message_matches;  // ECMAScript regex on the message, UTF-8
   std::optional<std::regex> message_re;
   ErrorKind kind = ErrorKind::permanent;

@@ -348,3 +348,39 @@ TEST(Pagination, BinanceWindowInEpochMilliseconds) {
             "http://127.0.0.1:9/api/v3/klines?symbol=BTCUSDT&interval=1h"
             "&startTime=1704067200000&endTime=1704239999999&limit=1000");
 }
+
+TEST(ErrorRules, PresentMatchesAnyValueAndAbsence) {
+  auto def = config::parse_provider(R"(provider: p
+base_url: http://x
+errors:
+  - { when: { json: $.error, present: true }, kind: auth }
+  - { when: { json: $.data, present: false }, kind: transient }
+endpoints:
+  e:
+    rows: { items: $.data }
+    columns: { a: string }
+    primary_key: [a]
+)",
+                                    "p.yaml");
+  ASSERT_TRUE(def.has_value()) << def.error().message;
+  auto kind_of = [&](const std::string& body) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element root = parser.parse(body);
+    auto e =
+        classify_response(*def, json_response(200, body), &root, std::chrono::system_clock::now());
+    return e ? std::string(to_string(e->kind)) : std::string("ok");
+  };
+  EXPECT_EQ(kind_of(R"({"error": {"code": 1}, "data": []})"), "auth");  // an object counts
+  EXPECT_EQ(kind_of(R"({"other": 1})"), "transient");
+  EXPECT_EQ(kind_of(R"({"data": []})"), "ok");
+  auto bad = config::parse_provider(R"(provider: p
+base_url: http://x
+errors:
+  - { when: { present: true }, kind: auth }
+endpoints: {}
+)",
+                                    "p.yaml");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("'present' need 'json'"), std::string::npos)
+      << bad.error().message;
+}

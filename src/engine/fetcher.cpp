@@ -148,6 +148,7 @@ Result<void> Fetcher::read_signals(const net::HttpResponse* response, const Erro
 asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& endpoint,
                                                     provider::Params params) {
   const config::PaginationDef& pg = endpoint.pagination;
+  const size_t offset_at = params.size() + 1;
   if (pg.kind == "offset") {
     params.emplace_back(pg.limit_param, std::to_string(pg.page_size));
     params.emplace_back(pg.offset_param, "0");
@@ -170,7 +171,7 @@ asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& e
     } else {
       if (int64_t(page_rows) < pg.page_size) break;
       offset += pg.page_size;
-      params.back().second = std::to_string(offset);
+      params[offset_at].second = std::to_string(offset);
       request = d_.provider.build_request(endpoint, params);
       if (!request) co_return fail(request.error());
     }
@@ -182,7 +183,6 @@ asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& e
     out.bytes += next->bytes;
     out.requests += next->requests;
     out.attempts += next->attempts;
-    ++out.pages;
   }
   co_return out;
 }

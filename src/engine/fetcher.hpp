@@ -37,8 +37,7 @@ struct FetchResult {
   int64_t bytes = 0;
   int64_t requests = 0;
   int attempts = 0;
-  int64_t pages = 1;
-  size_t last_page_rows = 0;
+  size_t last_page_rows = 0;  // offset pagination: a short page is the last
 };
 
 struct FetcherDeps {

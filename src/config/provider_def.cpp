@@ -51,13 +51,28 @@ RequestDef parse_request(const MapReader& r, RequestDef base) {
 }
 
 RowsDef parse_rows(const MapReader& r, RowsDef base) {
-  r.allow_only({"kind", "fields", "items"});
-  base.kind = r.choice("kind", {"fields_items", "objects"}, base.kind);
+  r.allow_only({"kind", "fields", "items", "key_column", "rename", "columns"});
+  base.kind =
+      r.choice("kind", {"fields_items", "objects", "keyed_object", "arrays", "csv"}, base.kind);
   base.fields = r.str_or("fields", base.fields);
   base.items = r.str_or("items", base.items);
+  base.key_column = r.str_or("key_column", base.key_column);
+  if (r.has("rename")) base.rename = string_pairs(r, "rename");
+  if (r.has("columns")) {
+    YAML::Node seq = r.get("columns");
+    if (!seq.IsSequence())
+      raise(r.loc_of("columns"), seq.Mark(), "expected a list of column names by position");
+    base.positions.clear();
+    for (const auto& n : seq) base.positions.push_back(n.IsNull() ? "" : n.Scalar());
+  }
   if (base.kind == "fields_items" && base.fields.empty())
     raise(r.loc(), r.node().Mark(), "rows of kind fields_items need 'fields' (a JSON path)");
-  if (base.items.empty()) raise(r.loc(), r.node().Mark(), "rows need 'items' (a JSON path)");
+  if (base.kind == "keyed_object" && base.key_column.empty())
+    raise(r.loc(), r.node().Mark(), "rows of kind keyed_object need 'key_column'");
+  if (base.kind == "arrays" && base.positions.empty())
+    raise(r.loc(), r.node().Mark(), "rows of kind arrays need 'columns' (names by position)");
+  if (base.kind != "csv" && base.items.empty())
+    raise(r.loc(), r.node().Mark(), "rows need 'items' (a JSON path)");
   for (const auto* p : {&base.fields, &base.items})
     if (!p->empty() && p->rfind("$", 0) != 0)
       raise(r.loc(), r.node().Mark(),
@@ -66,7 +81,7 @@ RowsDef parse_rows(const MapReader& r, RowsDef base) {
 }
 
 ColumnDef parse_column(const MapReader& cols, const std::string& name) {
-  ColumnDef c{name, DataType::string, ""};
+  ColumnDef c{name, DataType::string, "", ""};
   YAML::Node n = cols.get(name);
   Loc loc = cols.loc_of(name);
   std::string type_text;
@@ -74,9 +89,10 @@ ColumnDef parse_column(const MapReader& cols, const std::string& name) {
     type_text = n.Scalar();
   } else {
     MapReader m(loc, n);
-    m.allow_only({"type", "format"});
+    m.allow_only({"type", "format", "param"});
     type_text = m.str("type");
     c.format = m.str_or("format", "");
+    c.from_param = m.str_or("param", "");
     loc = m.loc_of("type");
     n = m.get("type");
   }
@@ -88,6 +104,11 @@ ColumnDef parse_column(const MapReader& cols, const std::string& name) {
                       type_text));
   c.type = *t;
   if (c.type == DataType::date && c.format.empty()) c.format = "%Y-%m-%d";
+  if (c.type == DataType::timestamp && !c.format.empty() && c.format != "epoch_ms" &&
+      c.format != "epoch_s")
+    raise(loc, n.Mark(),
+          fmt::format("value '{}' is not valid: timestamps take format epoch_ms or epoch_s",
+                      c.format));
   return c;
 }
 
@@ -95,7 +116,7 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
                            const RowsDef& rows) {
   r.allow_only({"api_name", "request", "params", "window", "symbol_param", "rows", "columns",
                 "primary_key", "time_column", "max_rows_per_request", "split", "weight", "universe",
-                "description"});
+                "description", "pagination", "interval_param"});
   EndpointDef e;
   e.name = name;
   e.where = where_of(r.loc(), r.node());
@@ -103,7 +124,7 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
   e.request =
       r.has("request") ? parse_request(MapReader(r.loc_of("request"), r.get("request")), req) : req;
   e.rows = r.has("rows") ? parse_rows(MapReader(r.loc_of("rows"), r.get("rows")), rows) : rows;
-  if (e.rows.items.empty())
+  if (e.rows.items.empty() && e.rows.kind != "csv")
     raise(r.loc(), r.node().Mark(), "no 'rows' given here or at the provider level");
   if (r.has("params")) {
     MapReader p(r.loc_of("params"), r.get("params"));
@@ -141,6 +162,36 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
   }
   MapReader cols(r.loc_of("columns"), r.get("columns"));
   for (const auto& k : cols.keys()) e.columns.push_back(parse_column(cols, k));
+  for (const auto& c : e.columns)
+    if (!c.from_param.empty() && e.param(c.from_param) == nullptr)
+      raise(cols.loc_of(c.name), cols.get(c.name).Mark(),
+            fmt::format("value '{}' is not valid: expected the name of a parameter of this "
+                        "endpoint",
+                        c.from_param));
+  if (r.has("pagination")) {
+    MapReader pg(r.loc_of("pagination"), r.get("pagination"));
+    pg.allow_only({"kind", "path", "offset_param", "limit_param", "page_size"});
+    e.pagination.kind = pg.choice("kind", {"none", "next_url", "offset"});
+    if (e.pagination.kind == "next_url") {
+      e.pagination.path = pg.str("path");
+      if (e.pagination.path.rfind("$", 0) != 0)
+        raise(pg.loc_of("path"), pg.get("path").Mark(),
+              fmt::format("value '{}' is not valid: expected a JSON path starting with $",
+                          e.pagination.path));
+    } else if (e.pagination.kind == "offset") {
+      e.pagination.offset_param = pg.str("offset_param");
+      e.pagination.limit_param = pg.str("limit_param");
+      e.pagination.page_size = pg.integer("page_size", 1);
+    }
+  }
+  if (r.has("interval_param")) {
+    e.interval_param = r.str("interval_param");
+    if (e.param(e.interval_param) == nullptr)
+      raise(
+          r.loc_of("interval_param"), r.get("interval_param").Mark(),
+          fmt::format("value '{}' is not valid: expected the name of a parameter of this endpoint",
+                      e.interval_param));
+  }
   e.primary_key = r.str_list("primary_key");
   if (e.primary_key.empty())
     raise(r.loc_of("primary_key"), r.get("primary_key").Mark(), "expected at least one column");
@@ -185,7 +236,7 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
   if (r.has("split")) {
     MapReader s(r.loc_of("split"), r.get("split"));
     s.allow_only({"by", "window"});
-    s.choice("by", {"time"}, "time");
+    e.split_by = s.choice("by", {"time", "symbol"}, "time");
     if (s.has("window")) e.split_window = s.split_window("window");
   }
   if (r.has("universe")) {
@@ -208,7 +259,7 @@ ErrorRuleDef parse_error_rule(const MapReader& r) {
   ErrorRuleDef rule;
   rule.where = where_of(r.loc(), r.node());
   MapReader w(r.loc_of("when"), r.get("when"));
-  w.allow_only({"status", "json", "equals", "in", "not_equals", "message_matches"});
+  w.allow_only({"status", "json", "equals", "in", "not_equals", "present", "message_matches"});
   if (w.has("status"))
     for (const auto& s : w.str_list("status")) {
       int v = 0;
@@ -228,8 +279,10 @@ ErrorRuleDef parse_error_rule(const MapReader& r) {
     rule.equals.insert(rule.equals.end(), more.begin(), more.end());
   }
   if (w.has("not_equals")) rule.not_equals = w.str_list("not_equals");
-  if ((!rule.equals.empty() || !rule.not_equals.empty()) && rule.json_path.empty())
-    raise(w.loc(), w.node().Mark(), "'equals', 'in' and 'not_equals' need 'json' (a JSON path)");
+  if (w.has("present")) rule.present = w.boolean_or("present", true);
+  if ((!rule.equals.empty() || !rule.not_equals.empty() || rule.present) && rule.json_path.empty())
+    raise(w.loc(), w.node().Mark(),
+          "'equals', 'in', 'not_equals' and 'present' need 'json' (a JSON path)");
   rule.message_matches = w.str_or("message_matches", "");
   if (!rule.message_matches.empty()) {
     try {
@@ -281,7 +334,13 @@ ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file)
   MapReader eps(r.loc_of("endpoints"), r.get("endpoints"));
   for (const auto& k : eps.keys())
     p.endpoints.emplace(k, parse_endpoint(MapReader(eps.loc_of(k), eps.get(k)), k, req, rows));
-  if (r.has("calendar")) {
+  if (r.has("calendar") && r.get("calendar").IsScalar()) {
+    if (r.str("calendar") != "continuous")
+      raise(r.loc_of("calendar"), r.get("calendar").Mark(),
+            fmt::format("value '{}' is not valid: expected continuous or a calendar endpoint map",
+                        r.str("calendar")));
+    p.continuous = true;
+  } else if (r.has("calendar")) {
     MapReader c(r.loc_of("calendar"), r.get("calendar"));
     c.allow_only({"endpoint", "params", "date_column", "open_column"});
     CalendarDef d;

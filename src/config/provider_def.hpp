@@ -29,6 +29,9 @@ struct ErrorRuleDef {
   std::string json_path;            // e.g. $.code
   std::vector<std::string> equals;  // json value (as text) in this set
   std::vector<std::string> not_equals;
+  // present: the path exists (any value, objects too); absent: it does not. Unset with a bare
+  // `json`: the path holds a scalar.
+  std::optional<bool> present;
   std::string message_matches;  // ECMAScript regex on the message, UTF-8
   std::optional<std::regex> message_re;
   ErrorKind kind = ErrorKind::permanent;
@@ -39,19 +42,39 @@ struct ErrorRuleDef {
 struct ParamDef {
   std::string name;
   std::string type = "string";  // string | date | int
-  std::string format;           // for dates, strftime-like: %Y%m%d
+  // For dates, strftime-like (%Y%m%d), or epoch_ms: a window start as the day's first
+  // millisecond, a window end as its last (Binance startTime/endTime).
+  std::string format;
 };
 
 struct ColumnDef {
   std::string name;
   DataType type = DataType::string;
-  std::string format;  // date/timestamp text format in responses
+  std::string format;  // date text format; timestamps: epoch_ms | epoch_s (default: microseconds)
+  // Filled from this request parameter, for vendors that name the symbol once per answer
+  // (Alpha Vantage, Polygon aggregates, Binance klines) instead of on every row.
+  std::string from_param;
 };
 
 struct RowsDef {
-  std::string kind = "objects";  // fields_items | objects
-  std::string fields;            // fields_items: path of the column names
-  std::string items;             // path of the rows
+  // fields_items | objects | keyed_object | arrays | csv
+  std::string kind = "objects";
+  std::string fields;  // fields_items: path of the column names
+  std::string items;   // path of the rows (not used by csv)
+  // keyed_object: the column that receives each row's key (Alpha Vantage: the date).
+  std::string key_column;
+  // keyed_object, objects and csv: response name -> column, for vendor names that are not
+  // column names ("1. open"); unmapped names that equal a column name map to it.
+  std::vector<std::pair<std::string, std::string>> rename;
+  // arrays: the column of each position; "" skips a position.
+  std::vector<std::string> positions;
+};
+
+struct PaginationDef {
+  std::string kind = "none";  // none | next_url | offset
+  std::string path;           // next_url: where the absolute URL of the next page is
+  std::string offset_param, limit_param;
+  int64_t page_size = 0;
 };
 
 struct RequestDef {
@@ -83,6 +106,12 @@ struct EndpointDef {
   std::string time_column;
   int64_t max_rows_per_request = 0;   // 0 = no cap known
   std::string split_window = "auto";  // auto | <n>d | <n>m | <n>y
+  // time: windows sized by the row cap; symbol: one task per symbol over the whole range, for
+  // APIs without window parameters (their rows outside the task's window are dropped).
+  std::string split_by = "time";
+  // A parameter holding a bar length ("1h", "15m", "1d"): rows per day for window sizing.
+  std::string interval_param;
+  PaginationDef pagination;
   // Request weight: fixed, or by the value of one parameter (Binance depth: by `limit`).
   int64_t weight = 1;
   std::string weight_param;
@@ -115,6 +144,7 @@ struct ProviderDef {
   std::vector<ErrorRuleDef> errors;
   std::string message_path;  // where the error message lives in a body, e.g. $.msg
   std::optional<CalendarDef> calendar;
+  bool continuous = false;  // `calendar: continuous`: every day is a trading day (crypto)
   std::map<std::string, EndpointDef> endpoints;
 
   const EndpointDef* endpoint(std::string_view n) const;

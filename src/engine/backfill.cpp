@@ -10,6 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "config/yaml_reader.hpp"
 #include "core/dates.hpp"
 #include "engine/blocking.hpp"
 #include "engine/metadata.hpp"
@@ -164,6 +165,36 @@ asio::awaitable<Result<void>> land(RunState& rs, const RecordBatch& batch, Task&
   co_return mine.result;
 }
 
+// Bars per day of the plan's interval parameter ("1h": 24); 1 without one.
+int64_t rows_per_day(const config::EndpointDef& ep, const provider::Params& params) {
+  if (ep.interval_param.empty()) return 1;
+  for (const auto& [k, v] : params) {
+    std::chrono::milliseconds bar{0};
+    if (k == ep.interval_param && config::parse_duration(v, bar) && bar.count() > 0)
+      return std::max<int64_t>(1, std::chrono::milliseconds(std::chrono::hours(24)) / bar);
+  }
+  return 1;
+}
+
+// An API without window parameters answers with the whole history: keep the task's window.
+RecordBatch rows_in_window(const config::EndpointDef& ep, const RecordBatch& batch,
+                           const Task& task) {
+  const int tc = batch.schema().index_of(ep.time_column);
+  if (tc < 0) return batch;
+  const Column& col = batch.column(size_t(tc));
+  constexpr int64_t us_per_day = 86'400'000'000;
+  RecordBatch out(batch.schema());
+  for (size_t i = 0; i < batch.num_rows(); ++i) {
+    if (!col.valid(i)) continue;
+    const int64_t v = col.int_at(i);
+    const int64_t day = col.type() == DataType::timestamp
+                            ? (v >= 0 ? v / us_per_day : (v - us_per_day + 1) / us_per_day)
+                            : v;
+    if (day >= task.start_day && day <= task.end_day) out.append_rows(batch, i, i + 1);
+  }
+  return out;
+}
+
 void report_progress(RunState& rs) {
   rs.progress.requests = rs.deps.fetcher.counters().requests;
   if (rs.options.on_progress) rs.options.on_progress(rs.progress);
@@ -234,9 +265,13 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
     co_return;
   }
   task.requests += r->requests;
+  if (d.endpoint.split_by == "symbol")
+    r->page.batch = rows_in_window(d.endpoint, r->page.batch, task);
   const RecordBatch& batch = r->page.batch;
   const int64_t cap = d.endpoint.max_rows_per_request;
-  if (cap > 0 && int64_t(batch.num_rows()) >= cap) {
+  // A paginated answer is complete when its last page is; only an unpaginated full page may
+  // have been cut.
+  if (cap > 0 && d.endpoint.pagination.kind == "none" && int64_t(batch.num_rows()) >= cap) {
     // A full page means the provider may have cut the answer silently: never land it; fetch
     // the window again in two halves.
     auto halves = plan::split_in_half(task, rs.calendar);
@@ -445,6 +480,8 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     in.start_day = plan.start_day;
     in.end_day = plan.end_day;
     in.max_rows = deps.endpoint.max_rows_per_request;
+    in.rows_per_day = rows_per_day(deps.endpoint, plan.params);
+    in.whole_range = deps.endpoint.split_by == "symbol";
     in.window = plan.split_window.empty() ? deps.endpoint.split_window : plan.split_window;
     in.calendar = &rs.calendar;
     std::vector<Task> fresh = plan::plan_tasks(in, *tasks);

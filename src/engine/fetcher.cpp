@@ -147,8 +147,49 @@ Result<void> Fetcher::read_signals(const net::HttpResponse* response, const Erro
 
 asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& endpoint,
                                                     provider::Params params) {
+  const config::PaginationDef& pg = endpoint.pagination;
+  const size_t offset_at = params.size() + 1;
+  if (pg.kind == "offset") {
+    params.emplace_back(pg.limit_param, std::to_string(pg.page_size));
+    params.emplace_back(pg.offset_param, "0");
+  }
   auto request = d_.provider.build_request(endpoint, params);
   if (!request) co_return fail(request.error());
+  Result<FetchResult> first = co_await fetch_page(endpoint, params, *request);
+  if (!first || pg.kind == "none") co_return first;
+  // Every page is a request of its own: its own rate-limit slot, retries and count. The planner
+  // bounds a task's rows, so its pages are gathered into one batch.
+  FetchResult out = std::move(*first);
+  int64_t offset = 0;
+  for (;;) {
+    const size_t page_rows = out.last_page_rows;
+    if (pg.kind == "next_url") {
+      if (!out.page.next_cursor) break;
+      auto follow = d_.provider.build_follow_request(endpoint, *out.page.next_cursor);
+      if (!follow) co_return fail(follow.error());
+      request = std::move(follow);
+    } else {
+      if (int64_t(page_rows) < pg.page_size) break;
+      offset += pg.page_size;
+      params[offset_at].second = std::to_string(offset);
+      request = d_.provider.build_request(endpoint, params);
+      if (!request) co_return fail(request.error());
+    }
+    Result<FetchResult> next = co_await fetch_page(endpoint, params, *request);
+    if (!next) co_return next;
+    out.page.batch.append_rows(next->page.batch, 0, next->page.batch.num_rows());
+    out.page.next_cursor = std::move(next->page.next_cursor);
+    out.last_page_rows = next->last_page_rows;
+    out.bytes += next->bytes;
+    out.requests += next->requests;
+    out.attempts += next->attempts;
+  }
+  co_return out;
+}
+
+asio::awaitable<Result<FetchResult>> Fetcher::fetch_page(const config::EndpointDef& endpoint,
+                                                         const provider::Params& params,
+                                                         const net::HttpRequest& request) {
   const int64_t weight = endpoint.weight_for(params);
   FetchResult out;
   int attempt = 0;
@@ -161,7 +202,7 @@ asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& e
     const int64_t permit = **slot;
     ++counters_.requests;
     ++out.requests;
-    net::HttpRequest req = *request;
+    net::HttpRequest req = request;
     Result<net::HttpResponse> response = co_await d_.http.send(std::move(req));
     --in_flight_;
     Result<provider::Page> page = fail(ErrorKind::internal, "no response");
@@ -169,7 +210,7 @@ asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& e
       reached_ = true;
       counters_.bytes += int64_t(response->body.size());
       out.bytes += int64_t(response->body.size());
-      page = d_.provider.parse_response(endpoint, *response);
+      page = d_.provider.parse_response(endpoint, params, *response);
     } else {
       page = fail(response.error());
     }
@@ -183,6 +224,7 @@ asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& e
     if (!settled) co_return fail(settled.error());
     if (page) {
       out.page = std::move(*page);
+      out.last_page_rows = out.page.batch.num_rows();
       out.attempts = attempt;
       co_return out;
     }

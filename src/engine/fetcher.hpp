@@ -33,10 +33,11 @@ struct FetchCounters {
 };
 
 struct FetchResult {
-  provider::Page page;
+  provider::Page page;  // every page of a paginated answer, gathered
   int64_t bytes = 0;
   int64_t requests = 0;
   int attempts = 0;
+  size_t last_page_rows = 0;  // offset pagination: a short page is the last
 };
 
 struct FetcherDeps {
@@ -54,6 +55,7 @@ class Fetcher {
   Fetcher(FetcherDeps deps, RetryPolicy policy);
 
   // quota_exhausted (retry_at = the reset) when a quota window is spent: nothing was sent.
+  // Follows the endpoint's pagination to the last page.
   boost::asio::awaitable<Result<FetchResult>> fetch(const config::EndpointDef& endpoint,
                                                     provider::Params params);
 
@@ -63,6 +65,10 @@ class Fetcher {
   boost::asio::thread_pool& ledger_thread() { return d_.ledger_thread; }
 
  private:
+  // One request with its pacing and retries.
+  boost::asio::awaitable<Result<FetchResult>> fetch_page(const config::EndpointDef& endpoint,
+                                                         const provider::Params& params,
+                                                         const net::HttpRequest& request);
   // A permit; nullopt when the run is stopping; an error for a spent quota or a ledger failure.
   boost::asio::awaitable<Result<std::optional<int64_t>>> acquire(const std::string& endpoint,
                                                                  int64_t weight);

@@ -15,6 +15,11 @@ namespace asio = boost::asio;
 asio::awaitable<Result<plan::TradingCalendar>> fetch_calendar(Fetcher& fetcher, int32_t start_day,
                                                               int32_t end_day) {
   const config::ProviderDef& def = fetcher.provider().def();
+  if (def.continuous) {
+    std::vector<int32_t> every_day;
+    for (int32_t d = start_day; d <= end_day; ++d) every_day.push_back(d);
+    co_return plan::TradingCalendar(std::move(every_day));
+  }
   if (!def.calendar) co_return plan::TradingCalendar{};
   const config::EndpointDef* ep = def.endpoint(def.calendar->endpoint);
   provider::Params fixed(def.calendar->params.begin(), def.calendar->params.end());

@@ -55,10 +55,15 @@ void cut(const PlanInput& in, const TradingCalendar& cal, const std::string& sym
   const int32_t b = *last;
   const std::string params = symbol_params_json(in.symbol_param, symbol);
   // Leave one row of headroom: a full page means "truncated", so a window is sized below it.
-  const int64_t per_window = in.max_rows > 1 ? in.max_rows - 1 : 0;
+  const int64_t per_window =
+      in.max_rows > 1
+          ? std::max<int64_t>(1, (in.max_rows - 1) / std::max<int64_t>(1, in.rows_per_day))
+          : 0;
   while (a <= b) {
     int32_t e = b;
-    if (in.window != "auto") {
+    if (in.whole_range) {
+      e = b;
+    } else if (in.window != "auto") {
       e = std::min(b, add_period(a, in.window) - 1);
     } else if (per_window > 0) {
       e = cal.nth_open_from(a, b, per_window);

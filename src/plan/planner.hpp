@@ -25,7 +25,10 @@ struct PlanInput {
   int32_t start_day = 0;
   int32_t end_day = 0;
   int64_t max_rows = 0;         // 0: no cap known
+  int64_t rows_per_day = 1;     // bars per trading day (intraday intervals)
   std::string window = "auto";  // auto | <n>d | <n>m | <n>y
+  // One task per symbol over the whole range: the API has no window parameters.
+  bool whole_range = false;
   const TradingCalendar* calendar = nullptr;
 };
 

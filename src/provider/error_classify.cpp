@@ -56,16 +56,26 @@ std::optional<Error> classify_response(const config::ProviderDef& def,
     std::string body_hint = message ? *message : response.body.substr(0, 200);
     return secrets::mask(fmt::format("{}: HTTP {}: {}", why, response.status, body_hint));
   };
+  auto path_matches = [root](const config::ErrorRuleDef& rule) {
+    if (rule.json_path.empty()) return true;
+    if (rule.present) {
+      simdjson::dom::element any;
+      const bool exists =
+          root != nullptr &&
+          root->at_pointer(json_pointer(rule.json_path)).get(any) == simdjson::SUCCESS;
+      if (exists != *rule.present) return false;
+      if (!exists || (rule.equals.empty() && rule.not_equals.empty())) return true;
+    }
+    auto v = text_at(root, rule.json_path);
+    if (!v) return false;
+    if (!rule.equals.empty() && !contains(rule.equals, *v)) return false;
+    return rule.not_equals.empty() || !contains(rule.not_equals, *v);
+  };
   for (const auto& rule : def.errors) {
     if (!rule.statuses.empty() && std::find(rule.statuses.begin(), rule.statuses.end(),
                                             response.status) == rule.statuses.end())
       continue;
-    if (!rule.json_path.empty()) {
-      auto v = text_at(root, rule.json_path);
-      if (!v) continue;
-      if (!rule.equals.empty() && !contains(rule.equals, *v)) continue;
-      if (!rule.not_equals.empty() && contains(rule.not_equals, *v)) continue;
-    }
+    if (!path_matches(rule)) continue;
     if (rule.message_re) {
       const std::string& text = message ? *message : response.body;
       if (!std::regex_search(text, *rule.message_re)) continue;

@@ -19,6 +19,7 @@ using Params = std::vector<std::pair<std::string, std::string>>;  // already for
 
 struct Page {
   RecordBatch batch;
+  // pagination next_url: the absolute URL of the next page, as the provider sent it.
   std::optional<std::string> next_cursor;
 };
 
@@ -28,8 +29,13 @@ class Provider {
   virtual const config::ProviderDef& def() const = 0;
   virtual Result<net::HttpRequest> build_request(const config::EndpointDef& endpoint,
                                                  const Params& params) const = 0;
-  // Classifies the response (error rules, then HTTP status) and maps rows into a batch.
-  virtual Result<Page> parse_response(const config::EndpointDef& endpoint,
+  // The request for a next_url the provider sent: vendors leave the key out of it (Polygon), so
+  // the provider's auth is applied again.
+  virtual Result<net::HttpRequest> build_follow_request(const config::EndpointDef& endpoint,
+                                                        const std::string& url) const = 0;
+  // Classifies the response (error rules, then HTTP status) and maps rows into a batch;
+  // `params` are the request's, for columns filled from a parameter.
+  virtual Result<Page> parse_response(const config::EndpointDef& endpoint, const Params& params,
                                       const net::HttpResponse& response) = 0;
 };
 

@@ -28,13 +28,19 @@ Params task_params(const config::EndpointDef& endpoint, const Params& fixed,
   Params out = fixed;
   if (!symbol.empty() && !endpoint.symbol_param.empty())
     out.emplace_back(endpoint.symbol_param, symbol);
-  auto put_date = [&](const std::string& name, std::optional<int32_t> day) {
+  auto put_date = [&](const std::string& name, std::optional<int32_t> day, bool end) {
     if (name.empty() || !day) return;
     const config::ParamDef* p = endpoint.param(name);
+    if (p != nullptr && p->format == "epoch_ms") {
+      constexpr int64_t ms_per_day = 86'400'000;
+      const int64_t first_ms = int64_t(*day) * ms_per_day;
+      out.emplace_back(name, std::to_string(end ? first_ms + ms_per_day - 1 : first_ms));
+      return;
+    }
     out.emplace_back(name, dates::format(*day, p ? p->format : "%Y-%m-%d"));
   };
-  put_date(endpoint.window_start_param, start_day);
-  put_date(endpoint.window_end_param, end_day);
+  put_date(endpoint.window_start_param, start_day, false);
+  put_date(endpoint.window_end_param, end_day, true);
   return out;
 }
 

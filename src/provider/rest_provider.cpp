@@ -60,13 +60,12 @@ class RestProvider final : public Provider {
     }
     if (def_.auth.kind == "query") add_query(def_.auth.field, token_);
     req.url = base_url_ + *path + query;
+    req.headers = auth_headers();
     for (const auto& [k, tpl] : ep.request.headers) {
       auto v = render_string(tpl, vars);
       if (!v) return fail(v.error());
       req.headers.emplace_back(k, *v);
     }
-    if (def_.auth.kind == "header")
-      req.headers.emplace_back(def_.auth.field, def_.auth.prefix + token_);
     if (ep.request.body) {
       auto body = render_json_body(ep.request.body, vars);
       if (!body) return fail(body.error());
@@ -76,7 +75,21 @@ class RestProvider final : public Provider {
     return req;
   }
 
-  Result<Page> parse_response(const config::EndpointDef& ep,
+  Result<net::HttpRequest> build_follow_request(const config::EndpointDef& ep,
+                                                const std::string& url) const override {
+    net::HttpRequest req;
+    req.method = "GET";
+    req.url = url;
+    if (def_.auth.kind == "query")
+      req.url += fmt::format("{}{}={}", url.find('?') == std::string::npos ? '?' : '&',
+                             percent_encode(def_.auth.field), percent_encode(token_));
+    req.headers = auth_headers();
+    for (const auto& [k, tpl] : ep.request.headers)
+      if (tpl.find('{') == std::string::npos) req.headers.emplace_back(k, tpl);
+    return req;
+  }
+
+  Result<Page> parse_response(const config::EndpointDef& ep, const Params& params,
                               const net::HttpResponse& response) override {
     simdjson::dom::element root;
     const bool is_json =
@@ -85,17 +98,35 @@ class RestProvider final : public Provider {
     if (auto err = classify_response(def_, response, is_json ? &root : nullptr,
                                      std::chrono::system_clock::now()))
       return fail(*err);
-    if (!is_json)
+    Result<RecordBatch> batch = fail(ErrorKind::internal, "no rows");
+    if (ep.rows.kind == "csv") {
+      batch = extract_csv(ep.rows, ep.columns, response.body, params);
+    } else if (!is_json) {
       return fail(ErrorKind::transient, fmt::format("{} {}: response is not valid JSON ({} bytes)",
                                                     def_.name, ep.name, response.body.size()));
-    auto batch = extract_rows(ep.rows, ep.columns, root);
+    } else {
+      batch = extract_rows(ep.rows, ep.columns, root, params);
+    }
     if (!batch)
       return fail(batch.error().kind,
                   fmt::format("{} {}: {}", def_.name, ep.name, batch.error().message));
-    return Page{std::move(*batch), std::nullopt};
+    Page page{std::move(*batch), std::nullopt};
+    if (ep.pagination.kind == "next_url" && is_json) {
+      std::string_view next;
+      if (root.at_pointer(json_pointer(ep.pagination.path)).get_string().get(next) ==
+              simdjson::SUCCESS &&
+          !next.empty())
+        page.next_cursor = std::string(next);
+    }
+    return page;
   }
 
  private:
+  std::vector<std::pair<std::string, std::string>> auth_headers() const {
+    if (def_.auth.kind != "header") return {};
+    return {{def_.auth.field, def_.auth.prefix + token_}};
+  }
+
   config::ProviderDef def_;
   std::string base_url_;
   std::string token_;

@@ -137,3 +137,44 @@ TEST(Planner, SplitInHalvesByTradingDays) {
   ASSERT_FALSE(single.has_value());
   EXPECT_EQ(single.error().kind, ErrorKind::permanent);
 }
+
+TEST(Planner, IntradayBarsOnAContinuousCalendar) {
+  // Binance: every day trades, 1h bars under a 1000-row cap.
+  std::vector<int32_t> every_day;
+  for (int32_t day = d("2024-01-01"); day <= d("2024-03-31"); ++day) every_day.push_back(day);
+  TradingCalendar cal(every_day);
+  PlanInput in;
+  in.plan = "k";
+  in.symbol_param = "symbol";
+  in.symbols = {Symbol{"BTCUSDT", {}, {}, ""}};
+  in.start_day = d("2024-01-01");
+  in.end_day = d("2024-03-31");
+  in.max_rows = 1000;
+  in.rows_per_day = 24;
+  in.calendar = &cal;
+  auto tasks = plan_tasks(in, {});
+  // 91 days in windows of 999 / 24 = 41 days, weekends included: 41, 41, 9.
+  ASSERT_EQ(tasks.size(), 3u);
+  EXPECT_EQ(tasks[0].end_day, d("2024-02-10"));
+  EXPECT_EQ(tasks[1].start_day, d("2024-02-11"));
+  EXPECT_EQ(tasks[2].start_day, d("2024-03-23"));
+  EXPECT_EQ(tasks[2].end_day, d("2024-03-31"));
+}
+
+TEST(Planner, WholeRangePerSymbolWhenTheApiHasNoWindow) {
+  // Alpha Vantage outputsize=full: one call per symbol, whatever the range.
+  TradingCalendar cal;
+  PlanInput in;
+  in.plan = "av";
+  in.symbol_param = "symbol";
+  in.symbols = {Symbol{"IBM", {}, {}, ""}, Symbol{"MSFT", {}, {}, ""}};
+  in.start_day = d("2000-01-01");
+  in.end_day = d("2024-12-31");
+  in.whole_range = true;
+  in.window = "1m";
+  auto tasks = plan_tasks(in, {});
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[0].id, "av/IBM/20000103-20241231");
+  EXPECT_EQ(tasks[1].start_day, d("2000-01-03"));
+  EXPECT_EQ(tasks[1].end_day, d("2024-12-31"));
+}

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/dates.hpp"
+#include "core/failpoint.hpp"
 #include "engine/blocking.hpp"
 #include "engine/metadata.hpp"
 #include "plan/planner.hpp"
@@ -221,6 +222,10 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
     co_return;
   }
   task.requests += r->requests;
+  if (auto f = FINSYNC_FAILPOINT("engine.fetched_not_landed"); !f) {
+    rs.stop_with(Outcome::internal, f.error().message);
+    co_return;
+  }
   const RecordBatch& batch = r->page.batch;
   const int64_t cap = d.endpoint.max_rows_per_request;
   if (cap > 0 && int64_t(batch.num_rows()) >= cap) {

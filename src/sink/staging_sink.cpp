@@ -1,5 +1,6 @@
 #include "sink/staging_sink.hpp"
 
+#include "core/failpoint.hpp"
 #include "core/percent_encode.hpp"
 
 #include <fcntl.h>
@@ -458,6 +459,9 @@ Result<void> StagingSink::append_batch(const RecordBatch& batch, const std::vect
       return fail(ErrorKind::permanent, fmt::format("{}: appending row {} failed: {}", target(), r,
                                                     msg ? msg : "unknown error"));
     }
+    if (r == n / 2) {
+      if (auto f = FINSYNC_FAILPOINT("sink.inside_staging_write"); !f) return f;
+    }
   }
   return {};
 }
@@ -510,6 +514,7 @@ Result<void> StagingSink::commit(std::span<const Checkpoint> cps) {
   }
   replaced_ = true;
   buffered_rows_ = 0;
+  if (auto f = FINSYNC_FAILPOINT("sink.after_commit_before_checkpoint"); !f) return f;
   for (const Checkpoint& cp : cps) {
     if (!cp.persist) continue;
     if (auto r = cp.persist(); !r) {
@@ -765,6 +770,10 @@ Result<SinkStats> StagingSink::materialize_locked() {
   }
   // 3. Atomic replacement; partitions without rows lose their file (and empty directories).
   for (const auto& [tmp, final_path] : staged) {
+    if (auto f = FINSYNC_FAILPOINT("sink.inside_materialize"); !f) {
+      drop_staged();
+      return fail(f.error());
+    }
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
       std::string msg = std::strerror(errno);
       drop_staged();

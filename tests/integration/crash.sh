@@ -68,7 +68,7 @@ repeated_after() {
 }
 
 declare -A HITS=()
-RUNS=0 KILLS=0 ERRORS=0 REPEATED=0 MAX_REPEATED=0 CASE=0
+KILLS=0 ERRORS=0 REPEATED=0 MAX_REPEATED=0 CASE=0
 
 # crash_case FAILPOINT kill|error HIT SINK
 crash_case() {
@@ -84,7 +84,6 @@ crash_case() {
   FINSYNC_FAILPOINTS="$fp:$mode@$hit" "$FINSYNC" -w "$ws" run cr -c $C >"$ws/crash.out" 2>"$ws/crash.err"
   rc=$?
   set -e
-  RUNS=$((RUNS + 1))
   if [[ $mode == kill ]]; then
     want=137
     KILLS=$((KILLS + 1))
@@ -97,10 +96,18 @@ crash_case() {
   fi
   assert_eq $want $rc "$what: exit code of the crashed run"
   HITS[$fp]=$((${HITS[$fp]:-0} + hit))
+  if [[ $fp == sink.inside_materialize ]]; then
+    # Partitions are renamed in order: hit N stops before the Nth rename. A kill leaves the rest
+    # as temp files for the next run to clear; an error removes them itself.
+    local renamed temps
+    renamed=$(find "$ws/data/cr" -type f -name "data.$kind" | wc -l)
+    temps=$(find "$ws/data/cr" -type f -name ".data.$kind.tmp-*" | wc -l)
+    assert_eq $((hit - 1)) "$renamed" "$what: partitions renamed before the crash"
+    assert_eq "$([[ $mode == kill ]] && echo $((8 - hit + 1)) || echo 0)" "$temps" "$what: temp files left by the crash"
+  fi
   t1=$(now)
   "$FINSYNC" -w "$ws" run cr -c $C >"$ws/resume.out" 2>"$ws/resume.err" ||
     fail "$what: resume exited $?: $(tail -3 "$ws/resume.err")"
-  RUNS=$((RUNS + 1))
   t2=$(now)
   check_landed "$ws" "$kind" "$what"
   rep=$(repeated_after "$emu_AUDIT" "$t0" "$t1" "$t2")
@@ -152,7 +159,7 @@ for kind in parquet csv duckdb; do
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 1m }"
   marks=("$(now)")
   for k in 1 2 3 4; do
-    delay=$(printf '0.%03d' $((50 + RANDOM % 900)))
+    delay=$(printf '%d.%03d' $((RANDOM % 3)) $((RANDOM % 1000)))
     set +e
     "$FINSYNC" -w "$ws" run cr -c $C >"$ws/r$k.out" 2>"$ws/r$k.err" &
     pid=$!
@@ -189,7 +196,7 @@ for fp in engine.fetched_not_landed sink.inside_staging_write sink.after_commit_
   [[ ${HITS[$fp]:-0} -ge 5 ]] || fail "failpoint $fp hit only ${HITS[$fp]:-0} times"
   hits+=" $fp=${HITS[$fp]}"
 done
-echo "crash: ok ($RUNS failpoint runs: $KILLS killed, $ERRORS injected errors; hits:$hits;" \
+echo "crash: ok ($((KILLS + ERRORS)) failpoint runs ($KILLS killed, $ERRORS injected errors), each resumed; hits:$hits;" \
   "random: $RANDOM_KILLS kills in $RANDOM_RUNS runs, CRASH_SEED=$CRASH_SEED;" \
   "repeated daily requests: $REPEATED in total, at most $MAX_REPEATED after one crash (bound $C);" \
   "$TRUTH_ROWS rows exact each time)"

@@ -409,6 +409,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
       if (t.state != TaskState::succeeded && t.state != TaskState::split && landed->count(t.id)) {
         // The sink committed this task but the process died before its checkpoint.
         t.state = TaskState::succeeded;
+        t.rows = landed->at(t.id);
         t.last_error = "recovered from the sink's landed marker";
         if (auto u = deps.store.update_task(t); !u) return fail(u.error());
       }

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <system_error>
 
@@ -591,13 +592,14 @@ Result<void> StagingSink::rollback() {
   return {};
 }
 
-Result<std::set<std::string>> StagingSink::landed_tasks(const std::string& plan) {
+Result<std::map<std::string, int64_t>> StagingSink::landed_tasks(const std::string& plan) {
   if (auto r = ensure_store(); !r) return fail(r.error());
-  auto q = con_.query("SELECT DISTINCT task_id FROM main._finsync_landed WHERE plan = " +
-                      quote_literal(plan));
+  auto q = con_.query(
+      "SELECT task_id, CAST(sum(\"rows\") AS BIGINT) FROM main._finsync_landed WHERE plan = " +
+      quote_literal(plan) + " GROUP BY task_id");
   if (!q) return fail(wrap(q.error(), "reading landed tasks"));
-  std::set<std::string> out;
-  for (size_t i = 0; i < q->rows(); ++i) out.insert(q->string_at(0, i).value_or(""));
+  std::map<std::string, int64_t> out;
+  for (size_t i = 0; i < q->rows(); ++i) out[q->string_at(0, i).value_or("")] = q->int_at(1, i);
   return out;
 }
 

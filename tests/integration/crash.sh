@@ -6,7 +6,7 @@
 # crash and resume, exactly:
 #   - the landed rows equal the emulator's truth value by value, with no key twice;
 #   - files: one data file per partition and no temp file left; the staging table equals truth;
-#   - the state store reopens and every task is done;
+#   - the state store reopens, every task is done and status counts every row;
 #   - daily requests repeated (same params in the crashed run and in any later one) are at most
 #     the concurrency: only tasks in flight or waiting to land at the crash are fetched again.
 source "$(dirname "$0")/lib.sh"
@@ -56,8 +56,10 @@ check_landed() {
   diff -q "$WORK/truth.csv" "$WORK/landed.csv" >/dev/null ||
     fail "$what: landed rows differ from truth: $(diff "$WORK/truth.csv" "$WORK/landed.csv" | head -3)"
   local st
-  st=$("$FINSYNC" -w "$ws" status cr | awk '$1 == "cr" { print $3 "/" $2 }') || fail "$what: status failed"
-  [[ -n $st && ${st%/*} == "${st#*/}" ]] || fail "$what: tasks done after the resume: $st"
+  st=$("$FINSYNC" -w "$ws" status cr | awk '$1 == "cr" { print $3 "/" $2 " " $8 }') || fail "$what: status failed"
+  [[ -n $st && ${st%%/*} == "$(echo "${st#*/}" | cut -d' ' -f1)" ]] || fail "$what: tasks done after the resume: $st"
+  # Regression: a task recovered from its landed marker kept 0 rows in the state store.
+  assert_eq "$TRUTH_ROWS" "${st#* }" "$what: rows in status"
 }
 
 # repeated_after AUDIT T0 T1 T2: daily params seen in [T0, T1) and again in [T1, T2).

@@ -161,10 +161,18 @@ for kind in parquet csv duckdb; do
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 1m }"
   marks=("$(now)")
   for k in 1 2 3 4; do
-    delay=$(printf '%d.%03d' $((RANDOM % 3)) $((RANDOM % 1000)))
+    # The kill comes a random number of daily requests into the run, plus a random delay, so
+    # it lands mid-run however fast the machine is.
+    reqs=$((1 + RANDOM % 30)) delay=$(printf '0.%03d' $((RANDOM % 250)))
+    target=$(($(grep -c '"api_name":"daily"' "$slow_AUDIT" || true) + reqs))
     set +e
     "$FINSYNC" -w "$ws" run cr -c $C >"$ws/r$k.out" 2>"$ws/r$k.err" &
     pid=$!
+    for _ in $(seq 1 500); do
+      [[ $(grep -c '"api_name":"daily"' "$slow_AUDIT") -ge $target ]] && break
+      kill -0 $pid 2>/dev/null || break
+      sleep 0.02
+    done
     sleep "$delay"
     kill -KILL $pid 2>/dev/null
     wait $pid
@@ -174,7 +182,7 @@ for kind in parquet csv duckdb; do
     if [[ $rc -eq 137 ]]; then
       RANDOM_KILLS=$((RANDOM_KILLS + 1))
     else
-      assert_eq 0 $rc "random run $kind/$k finished before its kill ($delay s) but"
+      assert_eq 0 $rc "random run $kind/$k finished before its kill ($reqs requests + $delay s) but"
     fi
     marks+=("$(now)")
   done
@@ -190,6 +198,12 @@ for kind in parquet csv duckdb; do
     REPEATED=$((REPEATED + rep))
     [[ $rep -gt $MAX_REPEATED ]] && MAX_REPEATED=$rep
   done
+done
+
+# Every answer was a success, so repeats can only come from the crashes, not from retries.
+for audit in "$emu_AUDIT" "$slow_AUDIT"; do
+  other=$(grep -vc '"outcome":"ok"' "$audit" || true)
+  assert_eq 0 "$other" "answers other than ok in $(basename "$audit")"
 done
 
 hits=""

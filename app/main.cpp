@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
+#include "core/failpoint.hpp"
 #include "core/logging.hpp"
 
 int main(int argc, char** argv) {
@@ -98,6 +99,12 @@ int main(int argc, char** argv) {
   if (auto ok = finsync::logging::setup(g.log_level, g.log_format); !ok) {
     std::fprintf(stderr, "finsync: %s\n", ok.error().message.c_str());
     return kUsage;
+  }
+  // A misspelt failpoint would let a crash test pass without crashing: refuse it like any other
+  // configuration error.
+  if (auto fp = finsync::failpoint::configure_from_env(); !fp) {
+    std::fprintf(stderr, "finsync: %s\n", fp.error().message.c_str());
+    return kConfig;
   }
   if (*init) return cmd_init(init_dir);
   if (*validate) return cmd_validate(g, validate_plans);

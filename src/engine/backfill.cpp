@@ -12,6 +12,7 @@
 
 #include "config/yaml_reader.hpp"
 #include "core/dates.hpp"
+#include "core/failpoint.hpp"
 #include "engine/blocking.hpp"
 #include "engine/metadata.hpp"
 #include "plan/planner.hpp"
@@ -267,6 +268,10 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
   task.requests += r->requests;
   if (d.endpoint.split_by == "symbol")
     r->page.batch = rows_in_window(d.endpoint, r->page.batch, task);
+  if (auto f = FINSYNC_FAILPOINT("engine.fetched_not_landed"); !f) {
+    rs.stop_with(Outcome::internal, f.error().message);
+    co_return;
+  }
   const RecordBatch& batch = r->page.batch;
   const int64_t cap = d.endpoint.max_rows_per_request;
   // A paginated answer is complete when its last page is; only an unpaginated full page may
@@ -501,6 +506,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
           landed->count(t.id)) {
         // The sink committed this task but the process died before its checkpoint.
         t.state = TaskState::succeeded;
+        t.rows = landed->at(t.id);
         t.last_error = "recovered from the sink's landed marker";
         if (auto u = deps.store.update_task(t); !u) return fail(u.error());
       }

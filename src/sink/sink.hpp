@@ -4,8 +4,8 @@
 // landed-marker (task id, window, page, rows) and then calls checkpoint.persist(), which is the
 // only way a task's checkpoint reaches the state store.
 #include <functional>
+#include <map>
 #include <memory>
-#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -70,9 +70,10 @@ class Sink {
   }
   // Drops rows written since the last commit (a task that failed half-way).
   virtual Result<void> rollback() = 0;
-  // Task ids whose rows are durably landed for this plan: a crash between commit and
-  // checkpoint is detected on resume through these.
-  virtual Result<std::set<std::string>> landed_tasks(const std::string& plan) = 0;
+  // Tasks whose rows are durably landed for this plan, with the rows each landed: a crash
+  // between commit and checkpoint is detected on resume through these, and the recovered
+  // checkpoint gets its row count back.
+  virtual Result<std::map<std::string, int64_t>> landed_tasks(const std::string& plan) = 0;
   // Brings derived outputs (files) up to date and releases the store.
   virtual Result<SinkStats> close() = 0;
   virtual Result<void> health() = 0;

@@ -1,5 +1,6 @@
 #include "sink/staging_sink.hpp"
 
+#include "core/failpoint.hpp"
 #include "core/percent_encode.hpp"
 
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <system_error>
 
@@ -458,6 +460,9 @@ Result<void> StagingSink::append_batch(const RecordBatch& batch, const std::vect
       return fail(ErrorKind::permanent, fmt::format("{}: appending row {} failed: {}", target(), r,
                                                     msg ? msg : "unknown error"));
     }
+    if (r == n / 2) {
+      if (auto f = FINSYNC_FAILPOINT("sink.inside_staging_write"); !f) return f;
+    }
   }
   return {};
 }
@@ -510,6 +515,7 @@ Result<void> StagingSink::commit(std::span<const Checkpoint> cps) {
   }
   replaced_ = true;
   buffered_rows_ = 0;
+  if (auto f = FINSYNC_FAILPOINT("sink.after_commit_before_checkpoint"); !f) return f;
   for (const Checkpoint& cp : cps) {
     if (!cp.persist) continue;
     if (auto r = cp.persist(); !r) {
@@ -586,13 +592,14 @@ Result<void> StagingSink::rollback() {
   return {};
 }
 
-Result<std::set<std::string>> StagingSink::landed_tasks(const std::string& plan) {
+Result<std::map<std::string, int64_t>> StagingSink::landed_tasks(const std::string& plan) {
   if (auto r = ensure_store(); !r) return fail(r.error());
-  auto q = con_.query("SELECT DISTINCT task_id FROM main._finsync_landed WHERE plan = " +
-                      quote_literal(plan));
+  auto q = con_.query(
+      "SELECT task_id, CAST(sum(\"rows\") AS BIGINT) FROM main._finsync_landed WHERE plan = " +
+      quote_literal(plan) + " GROUP BY task_id");
   if (!q) return fail(wrap(q.error(), "reading landed tasks"));
-  std::set<std::string> out;
-  for (size_t i = 0; i < q->rows(); ++i) out.insert(q->string_at(0, i).value_or(""));
+  std::map<std::string, int64_t> out;
+  for (size_t i = 0; i < q->rows(); ++i) out[q->string_at(0, i).value_or("")] = q->int_at(1, i);
   return out;
 }
 
@@ -765,6 +772,10 @@ Result<SinkStats> StagingSink::materialize_locked() {
   }
   // 3. Atomic replacement; partitions without rows lose their file (and empty directories).
   for (const auto& [tmp, final_path] : staged) {
+    if (auto f = FINSYNC_FAILPOINT("sink.inside_materialize"); !f) {
+      drop_staged();
+      return fail(f.error());
+    }
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
       std::string msg = std::strerror(errno);
       drop_staged();

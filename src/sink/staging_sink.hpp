@@ -35,7 +35,7 @@ class StagingSink final : public Sink {
   using Sink::commit;
   Result<void> commit(std::span<const Checkpoint> checkpoints) override;
   Result<void> rollback() override;
-  Result<std::set<std::string>> landed_tasks(const std::string& plan) override;
+  Result<std::map<std::string, int64_t>> landed_tasks(const std::string& plan) override;
   Result<SinkStats> close() override;
   Result<void> health() override;
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/failpoint.hpp"
 #include "state/pg_conn.hpp"
 #include "state/pg_ledger.hpp"
 #include "state/pg_store_internal.hpp"
@@ -491,6 +492,7 @@ class PostgresStateStore final : public StateStore {
       auto tx = Transaction::begin(conn_, "update_task");
       if (!tx) return tl::unexpected(tx.error());
       if (auto r = write_task(task, task.state, "update_task"); !r) return r;
+      if (auto f = FINSYNC_FAILPOINT("state.inside_task_write"); !f) return f;
       return tx->commit();
     });
   }

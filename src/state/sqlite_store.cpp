@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/failpoint.hpp"
 #include "state/sqlite_db.hpp"
 #include "state/sqlite_ledger.hpp"
 #include "state/sqlite_store_internal.hpp"
@@ -522,6 +523,7 @@ class SqliteStateStore final : public StateStore {
     auto tx = Transaction::begin(db_, "update_task");
     if (!tx) return tl::unexpected(tx.error());
     if (auto r = write_task(task, task.state, "update_task"); !r) return r;
+    if (auto f = FINSYNC_FAILPOINT("state.inside_task_write"); !f) return f;
     return tx->commit();
   }
 

@@ -13,6 +13,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -304,7 +305,7 @@ TEST(SinkDuckdb, LandedTasksListsMarkersAndRollbackDropsUncommittedRows) {
 
   auto landed = s->landed_tasks("p1");
   ASSERT_TRUE(landed);
-  EXPECT_EQ(*landed, (std::set<std::string>{"t1", "t2", "t3"}));
+  EXPECT_EQ(*landed, (std::map<std::string, int64_t>{{"t1", 1}, {"t2", 1}, {"t3", 0}}));
   auto other = s->landed_tasks("another-plan");
   ASSERT_TRUE(other);
   EXPECT_TRUE(other->empty());
@@ -343,7 +344,7 @@ TEST(SinkDuckdb, PersistRunsAfterTheDataIsCommittedAndItsFailureKeepsTheLanding)
   EXPECT_TRUE(landed_when_persisted);
   auto landed = s->landed_tasks("p1");
   ASSERT_TRUE(landed);
-  EXPECT_EQ(*landed, std::set<std::string>{"t1"});
+  EXPECT_EQ(*landed, (std::map<std::string, int64_t>{{"t1", 1}}));
   ASSERT_TRUE(s->close());
   EXPECT_EQ(read_rows(ctx.staging_path, kSelect), std::vector<std::string>{"A|2024-01-02|1.0"});
 }
@@ -472,7 +473,7 @@ TEST(SinkDuckdb, AFailedCommitLandsNothingAndTheSinkRecovers) {
   ASSERT_TRUE(s->commit(cp("good")));
   auto landed = s->landed_tasks("p1");
   ASSERT_TRUE(landed);
-  EXPECT_EQ(*landed, std::set<std::string>{"good"});
+  EXPECT_EQ(*landed, (std::map<std::string, int64_t>{{"good", 1}}));
   ASSERT_TRUE(s->close());
   EXPECT_EQ(read_rows(ctx.staging_path, kSelect), std::vector<std::string>{"B|2024-01-02|2.0"});
 }
@@ -559,7 +560,7 @@ TEST(SinkDuckdb, SinksOnTheSameStoreShareOneInstance) {
   ASSERT_TRUE(b->write(bars({{"W", D1, 2.0}})));
   ASSERT_TRUE(b->commit(cp("wb")));
   ASSERT_TRUE(a->commit(cp("da")));
-  EXPECT_EQ(a->landed_tasks("p2").value(), std::set<std::string>{"wb"});
+  EXPECT_EQ(a->landed_tasks("p2").value(), (std::map<std::string, int64_t>{{"wb", 1}}));
   ASSERT_TRUE(a->close());
   ASSERT_TRUE(b->write(bars({{"W", D2, 3.0}})));  // b still works after a closed
   ASSERT_TRUE(b->commit(cp("wb2")));

@@ -359,7 +359,7 @@ TEST(SinkFiles, ACrashBeforeMaterializationIsRepairedByTheNextRun) {
   ASSERT_TRUE(s->open(bars_table()));
   auto landed = s->landed_tasks("p1");
   ASSERT_TRUE(landed);
-  EXPECT_EQ(*landed, std::set<std::string>{"t1"});
+  EXPECT_EQ(*landed, (std::map<std::string, int64_t>{{"t1", 371}}));  // 2020 and 5 days
   auto stats = s->close();
   ASSERT_TRUE(stats) << stats.error().message;
   EXPECT_EQ(stats->files_written, 2);

@@ -180,10 +180,10 @@ int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
       if (t.state == state::TaskState::parked && t.resume_at && (!resume || *t.resume_at < *resume))
         resume = t.resume_at;
     if (resume)
-      std::printf("  parked until %s\n",
-                  fmt::format("{:%Y-%m-%d %H:%M:%S} UTC",
-                              std::chrono::floor<std::chrono::seconds>(*resume))
-                      .c_str());
+      std::printf(
+          "  parked until %s\n",
+          fmt::format("{:%Y-%m-%d %H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(*resume))
+              .c_str());
     if (auto def = config::parse_plan(p.spec_yaml, p.name); def) providers.insert(def->provider);
   }
   // Quota spent in each window of the accounts these plans use, from the shared ledger.

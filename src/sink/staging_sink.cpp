@@ -238,7 +238,14 @@ Result<void> StagingSink::open(const TableSpec& table_in) {
   if (auto r = ensure_store(); !r) return fail(wrap(r.error(), "open"));
   if (auto r = create_tables(); !r) return r;
   opened_ = true;
+  // Replace empties the table once per plan definition, not once per run: a run resumed after a
+  // crash or an interrupt skips the tasks landed before, so their rows must stay.
   replaced_ = false;
+  if (mode_ == WriteMode::replace) {
+    auto landed = landed_tasks(table_.plan);
+    if (!landed) return fail(landed.error());
+    replaced_ = !landed->empty();
+  }
   return {};
 }
 

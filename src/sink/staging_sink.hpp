@@ -76,7 +76,7 @@ class StagingSink final : public Sink {
   TableSpec table_;
   WriteMode mode_ = WriteMode::upsert;
   bool opened_ = false;
-  bool replaced_ = false;      // replace mode: the table was emptied by this object's first commit
+  bool replaced_ = false;      // replace mode: the table was emptied for this plan already
   bool overlap_seen_ = false;  // a commit hit existing keys: use INSERT OR REPLACE from now on
   std::vector<std::string> partition_exprs_;  // SQL per partition_by entry, over unqualified cols
   std::vector<std::string> partition_names_;  // directory names: column name or "year"

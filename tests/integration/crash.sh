@@ -72,14 +72,16 @@ repeated_after() {
 declare -A HITS=()
 KILLS=0 ERRORS=0 REPEATED=0 MAX_REPEATED=0 CASE=0
 
-# crash_case FAILPOINT kill|error HIT SINK
+# crash_case FAILPOINT kill|error HIT SINK [WRITE_MODE]
 crash_case() {
-  local fp=$1 mode=$2 hit=$3 kind=$4 ws rc want t0 t1 t2 rep what
+  local fp=$1 mode=$2 hit=$3 kind=$4 write_mode=${5:-upsert} ws rc want t0 t1 t2 rep what
   CASE=$((CASE + 1))
-  what="$fp:$mode@$hit/$kind"
+  what="$fp:$mode@$hit/$kind/$write_mode"
   ws="$WORK/ws$CASE"
   new_workspace "$ws"
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 3m }"
+  sed -i "s/^sink: {\(.*\) }\$/sink: {\1, mode: $write_mode }/" "$ws/plans/cr.yaml"
+  grep -q "mode: $write_mode }" "$ws/plans/cr.yaml" || fail "$what: write mode not set"
   export TUSHARE_URL="http://127.0.0.1:$emu_PORT"
   t0=$(now)
   set +e
@@ -132,6 +134,10 @@ done
 crash_case sink.inside_materialize kill 2 parquet
 crash_case sink.inside_materialize kill 8 csv
 crash_case sink.inside_materialize kill 5 parquet
+# Regression: replace mode emptied the table at the first commit of every run, so a resumed run
+# deleted the rows its crashed predecessor had landed and checkpointed.
+crash_case engine.fetched_not_landed kill 10 duckdb replace
+crash_case sink.after_commit_before_checkpoint kill 4 parquet replace
 # Error mode: the same moments fail cleanly (exit 1) and a plain run repairs them.
 crash_case engine.fetched_not_landed error 4 csv
 crash_case sink.inside_staging_write error 3 parquet

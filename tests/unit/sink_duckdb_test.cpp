@@ -267,6 +267,25 @@ TEST(SinkDuckdb, AppendKeepsEveryRow) {
             std::vector<std::string>{"0"});
 }
 
+TEST(SinkDuckdb, ReplaceEmptiesTheTableOncePerPlanSoAResumedRunKeepsLandedRows) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  {
+    auto s = make("duckdb", ctx);
+    ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+    ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}})));
+    ASSERT_TRUE(s->commit(cp("t1")));
+    // The process dies here: t1 is landed and checkpointed, t2 is not.
+  }
+  auto s = make("duckdb", ctx);
+  ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+  ASSERT_TRUE(s->write(bars({{"B", D1, 2.0}})));
+  ASSERT_TRUE(s->commit(cp("t2")));
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect),
+            (std::vector<std::string>{"A|2024-01-02|1.0", "B|2024-01-02|2.0"}));
+}
+
 TEST(SinkDuckdb, ReplaceKeepsOnlyTheNewRunsRows) {
   TempDir dir;
   SinkContext ctx{dir.path(), dir / "staging.duckdb"};
@@ -278,7 +297,8 @@ TEST(SinkDuckdb, ReplaceKeepsOnlyTheNewRunsRows) {
     ASSERT_TRUE(s->close());
   }
   auto s = make("duckdb", ctx);
-  ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+  // A new plan definition (landing key): the engine's --replan.
+  ASSERT_TRUE(s->open(bars_table(WriteMode::replace, "p1-v2")));
   ASSERT_TRUE(s->write(bars({{"C", D2, 3.0}})));
   ASSERT_TRUE(s->commit(cp("new1")));
   ASSERT_TRUE(s->write(bars({{"C", D3, 4.0}, {"C", D2, 3.5}})));  // later commits add, not replace

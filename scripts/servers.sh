@@ -4,6 +4,8 @@
 #
 #   source scripts/servers.sh
 #   start_postgres      # exports FINSYNC_TEST_PG_DSN and FINSYNC_TEST_PG_RESTART
+#   start_mariadb       # exports FINSYNC_TEST_MYSQL_DSN and FINSYNC_TEST_MYSQL_RESTART
+#   start_clickhouse    # exports FINSYNC_TEST_CLICKHOUSE_URL and FINSYNC_TEST_CLICKHOUSE_RESTART
 #   ...
 #   stop_servers        # stops whatever this shell started
 #
@@ -12,6 +14,7 @@
 # that refuses root is run as its own system user via runuser.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+SERVERS_SH=$(realpath "${BASH_SOURCE[0]}")
 declare -a FINSYNC_SERVER_STOPS=()
 
 servers_log() { printf '[servers] %s\n' "$*" >&2; }
@@ -115,6 +118,135 @@ stop_postgres() {
   unset FINSYNC_TEST_PG_DSN FINSYNC_TEST_PG_RESTART FINSYNC_TEST_PG_DIR
 }
 
+# MariaDB 10.11 as root, on a loopback port, socket and data in its own directory. Tests that
+# check a wrong password create their own user with one (root has none).
+start_mariadb() {
+  servers_apt_install mariadb-server mariadb-client
+  local dir port attempt started=0
+  dir=$(mktemp -d /tmp/finsync-my.XXXX)
+  mariadb-install-db --user=root --datadir="$dir/data" --auth-root-authentication-method=normal \
+    --skip-test-db >"$dir/install.log" 2>&1 || {
+    cat "$dir/install.log" >&2
+    return 1
+  }
+  for attempt in 1 2 3 4 5; do
+    port=$(servers_free_port) || return 1
+    if mariadb_start_dir "$dir" "$port"; then
+      started=1
+      break
+    fi
+    servers_log "mariadb did not start on port $port (attempt $attempt)"
+  done
+  if ((!started)); then
+    tail -n 20 "$dir/error.log" >&2
+    return 1
+  fi
+  FINSYNC_SERVER_STOPS+=("mariadb_stop_dir $dir")
+  mariadb -h 127.0.0.1 -P "$port" -u root -e "CREATE DATABASE finsync_test" || return 1
+  export FINSYNC_TEST_MYSQL_DSN="mysql://root@127.0.0.1:$port/finsync_test"
+  export FINSYNC_TEST_MYSQL_RESTART="bash $SERVERS_SH restart-mariadb $dir $port"
+  servers_log "mariadb $(mariadb -N -h 127.0.0.1 -P "$port" -u root -e 'SELECT VERSION()') on 127.0.0.1:$port (pid $(cat "$dir/pid"), dir $dir)"
+}
+
+# Starts mariadbd on DIR's data and waits until it answers; false when it did not come up.
+mariadb_start_dir() {
+  local dir=$1 port=$2
+  rm -f "$dir/pid"
+  mariadbd --user=root --datadir="$dir/data" --socket="$dir/sock" --port="$port" \
+    --bind-address=127.0.0.1 --pid-file="$dir/pid" --log-error="$dir/error.log" \
+    --local-infile=1 >/dev/null 2>&1 &
+  local pid=$! _
+  for _ in $(seq 1 120); do
+    if mariadb -h 127.0.0.1 -P "$port" -u root -e "SELECT 1" >/dev/null 2>&1; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.25
+  done
+  kill -KILL "$pid" 2>/dev/null
+  return 1
+}
+
+# Stops the server whose pid is in DIR/pid and waits for it to exit.
+mariadb_kill_dir() {
+  local dir=$1 pid _
+  [[ -f "$dir/pid" ]] || return 0
+  pid=$(cat "$dir/pid")
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 120); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.25
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+mariadb_stop_dir() {
+  mariadb_kill_dir "$1"
+  rm -rf "$1"
+}
+
+# ClickHouse (Debian ships 18.16) with its HTTP and native ports on loopback, every path in its
+# own directory.
+start_clickhouse() {
+  servers_apt_install clickhouse-server clickhouse-client
+  local dir port attempt started=0
+  dir=$(mktemp -d /tmp/finsync-ch.XXXX)
+  for attempt in 1 2 3 4 5; do
+    port=$(servers_free_port) || return 1
+    if clickhouse_start_dir "$dir" "$port"; then
+      started=1
+      break
+    fi
+    servers_log "clickhouse did not start on port $port (attempt $attempt)"
+  done
+  if ((!started)); then
+    tail -n 20 "$dir/err.log" >&2
+    return 1
+  fi
+  FINSYNC_SERVER_STOPS+=("clickhouse_stop_dir $dir")
+  curl -sS --fail "http://127.0.0.1:$port/" --data-binary "CREATE DATABASE IF NOT EXISTS finsync_test" || return 1
+  export FINSYNC_TEST_CLICKHOUSE_URL="http://default@127.0.0.1:$port/?database=finsync_test"
+  export FINSYNC_TEST_CLICKHOUSE_RESTART="bash $SERVERS_SH restart-clickhouse $dir $port"
+  servers_log "clickhouse $(curl -sS "http://127.0.0.1:$port/?query=SELECT%20version()") on 127.0.0.1:$port (pid $(cat "$dir/pid"), dir $dir)"
+}
+
+# The native and interserver ports are taken at random too; only the HTTP port is exported.
+clickhouse_start_dir() {
+  local dir=$1 port=$2 tcp inter _
+  tcp=$(servers_free_port) || return 1
+  inter=$(servers_free_port) || return 1
+  mkdir -p "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
+  clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- --path="$dir/" \
+    --tmp_path="$dir/tmp/" --user_files_path="$dir/user_files/" \
+    --format_schema_path="$dir/format_schemas/" --http_port="$port" --tcp_port="$tcp" \
+    --interserver_http_port="$inter" --listen_host=127.0.0.1 --logger.log="$dir/server.log" \
+    --logger.errorlog="$dir/err.log" >"$dir/stdout.log" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$dir/pid"
+  for _ in $(seq 1 240); do
+    if [[ "$(curl -s "http://127.0.0.1:$port/ping" 2>/dev/null)" == "Ok." ]]; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.25
+  done
+  kill -KILL "$pid" 2>/dev/null
+  return 1
+}
+
+clickhouse_kill_dir() {
+  local dir=$1 pid _
+  [[ -f "$dir/pid" ]] || return 0
+  pid=$(cat "$dir/pid")
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 240); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.25
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+clickhouse_stop_dir() {
+  clickhouse_kill_dir "$1"
+  rm -rf "$1"
+}
+
 # Stops every server this shell started, newest first.
 stop_servers() {
   local idx=("${!FINSYNC_SERVER_STOPS[@]}") k
@@ -134,8 +266,24 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
       echo "export FINSYNC_TEST_PG_RESTART=\"$FINSYNC_TEST_PG_RESTART\""
       read -r -p "press Enter to stop the server " _
       ;;
+    mariadb | clickhouse)
+      trap stop_servers EXIT
+      "start_$1"
+      env | grep -E '^FINSYNC_TEST_(MYSQL|CLICKHOUSE)_' | sed "s/^/export /"
+      read -r -p "press Enter to stop the server " _
+      ;;
+    # The restart commands exported by start_mariadb / start_clickhouse: stop by the pid file,
+    # start again on the same port and data.
+    restart-mariadb)
+      mariadb_kill_dir "$2"
+      mariadb_start_dir "$2" "$3"
+      ;;
+    restart-clickhouse)
+      clickhouse_kill_dir "$2"
+      clickhouse_start_dir "$2" "$3"
+      ;;
     *)
-      echo "usage: $0 postgres   (or source it: start_postgres, stop_postgres, stop_servers)" >&2
+      echo "usage: $0 postgres|mariadb|clickhouse   (or source it: start_postgres, start_mariadb, start_clickhouse, stop_servers)" >&2
       exit 64
       ;;
   esac

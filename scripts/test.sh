@@ -56,7 +56,13 @@ phase test-tools servers_apt_install python3 curl
 phase lint ./scripts/lint_coroutines.sh
 phase format check_format
 phase build-asan build_asan
-phase servers start_postgres
+start_test_servers() {
+  start_postgres
+  start_mariadb
+  start_clickhouse
+}
+
+phase servers start_test_servers
 phase test-asan run_tests_asan
 phase smoke-release smoke_release
 

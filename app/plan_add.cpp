@@ -148,9 +148,9 @@ bool usage_ok(const PlanAddArgs& a) {
   if (!a.symbols_file.empty()) universe.emplace_back("--symbols-file");
   if (universe.size() > 1) {
     spdlog::error(
-        "plan add: {} are all given: expected at most one of --symbols, --symbols-from, "
+        "plan add: {} are {} given: expected at most one of --symbols, --symbols-from, "
         "--symbols-file",
-        fmt::join(universe, " and "));
+        fmt::join(universe, " and "), universe.size() == 2 ? "both" : "all");
     return false;
   }
   std::vector<std::string> seen;
@@ -191,11 +191,11 @@ int add_from_flags(const GlobalOptions& g, const PlanAddArgs& a) {
         config::secret_key_name(name) || (!auth_field.empty() && lower == auth_field);
     if (credential && !config::is_env_reference(value)) {
       spdlog::error(
-          "plan add --param {}: a credential on the command line is not accepted: put it in an "
-          "environment variable and write --param '{}=${{VAR}}' (single quotes, so that the "
-          "shell leaves it to finsync){}",
-          name, name,
-          provider && lower == auth_field ? fmt::format("; provider {} already sends it from {}",
+          "plan add --param '{}' holds a credential, and a literal one is not accepted on the "
+          "command line: give it the value ${{VAR}}, the environment variable that holds it (in "
+          "single quotes, so that the shell leaves it to finsync){}",
+          name,
+          provider && lower == auth_field ? fmt::format("; provider {} sends it anyway, from {}",
                                                         provider->name, provider->auth.value.text)
                                           : "");
       return kConfig;

@@ -27,11 +27,13 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 tl::unexpected<Error> literal_secret(std::string_view key, std::string_view value) {
   // The caller may print the SPEC it was given: from now on it prints masked.
   secrets::register_secret(value);
+  // Worded so that the log's masking of "key=value" shapes leaves the advice readable.
   return fail(ErrorKind::invalid_input,
               fmt::format("'{}' holds a credential, and a literal one is not accepted on the "
-                          "command line: put it in an environment variable and write "
-                          "{}=${{VAR}} (in single quotes, so that the shell leaves it to finsync)",
-                          key, key));
+                          "command line: give it the value ${{VAR}}, the environment variable "
+                          "that holds it (in single quotes, so that the shell leaves it to "
+                          "finsync)",
+                          key));
 }
 
 class Parser {
@@ -51,6 +53,7 @@ class Parser {
       return fail(ErrorKind::invalid_input,
                   fmt::format("option '{}' is not valid: expected KEY=VALUE", text));
     const std::string_view name = text.substr(0, eq), value = text.substr(eq + 1);
+    if (secret_key_name(name) && !is_env_reference(value)) return literal_secret(name, value);
     const SinkKey* k = key(name);
     if (k == nullptr || name == "kind") {
       std::vector<std::string> names;
@@ -100,8 +103,9 @@ class Parser {
           secrets::register_secret(password);
           return fail(ErrorKind::invalid_input,
                       "a password in the URL is not accepted on the command line: leave it out "
-                      "of the URL and add password=${VAR} naming the environment variable that "
-                      "holds it (in single quotes, so that the shell leaves it to finsync)");
+                      "of the URL and give the query parameter 'password' the value ${VAR}, the "
+                      "environment variable that holds it (in single quotes, so that the shell "
+                      "leaves it to finsync)");
         }
       }
     }

@@ -67,10 +67,9 @@ TEST(SinkSpec, UrlFormFillsDsnAndTakesOutSinkKeys) {
 
 TEST(SinkSpec, LiteralCredentialsAreRefusedAndMasked) {
   const std::string url_pw =
-      "error: a password in the URL is not accepted on the command line: "
-      "leave it out of the URL and add password=${VAR} naming the "
-      "environment variable that holds it (in single quotes, so that the "
-      "shell leaves it to finsync)";
+      "error: a password in the URL is not accepted on the command line: leave it out of the URL "
+      "and give the query parameter 'password' the value ${VAR}, the environment variable that "
+      "holds it (in single quotes, so that the shell leaves it to finsync)";
   EXPECT_EQ(parsed("postgres:postgresql://user:hunter2pw@host/db", kDbKeys), url_pw);
   // Refused before anything else is judged, also where no sink takes a URL.
   EXPECT_EQ(parsed("postgres:postgresql://user:hunter2pw@host/db"), url_pw);
@@ -78,13 +77,16 @@ TEST(SinkSpec, LiteralCredentialsAreRefusedAndMasked) {
             "postgres:postgresql://user:***@host/db?x=***");
   EXPECT_EQ(parsed("postgres:postgresql://u@h/db?password=Pa55word-x", kDbKeys),
             "error: 'password' holds a credential, and a literal one is not accepted on the "
-            "command line: put it in an environment variable and write password=${VAR} (in "
+            "command line: give it the value ${VAR}, the environment variable that holds it (in "
             "single quotes, so that the shell leaves it to finsync)");
   EXPECT_EQ(secrets::mask("pwd Pa55word-x"), "pwd ***");
   // Not a sink key, still a credential: the driver would get it from the URL.
   EXPECT_EQ(parsed("mysql:mysql://u@h/db?pwd=z9z9z9", kDbKeys).substr(0, 28),
             "error: 'pwd' holds a credent");
   EXPECT_EQ(parsed("duckdb:x.duckdb,password=${PG_PASSWORD:-fallback}", kDbKeys).substr(0, 33),
+            "error: 'password' holds a credent");
+  // A credential under a key no sink has is refused as a credential first.
+  EXPECT_EQ(parsed("duckdb:x.duckdb,password=Pa55word-y").substr(0, 33),
             "error: 'password' holds a credent");
   EXPECT_EQ(parsed("duckdb:x.duckdb,password=${PG_PASSWORD}", kDbKeys),
             "kind=duckdb;path=x.duckdb;password=${PG_PASSWORD};");

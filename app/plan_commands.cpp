@@ -211,9 +211,19 @@ int cmd_plan_show(const GlobalOptions& g, const std::string& name) {
                                 (*rec)->control.empty() ? "active" : (*rec)->control);
   for (const auto& [state, n] : by_state) out += fmt::format("tasks     {:<10} {}\n", state, n);
   constexpr size_t kShown = 20;
-  for (size_t i = 0; i < given_up.size() && i < kShown; ++i)
+  for (size_t i = 0; i < given_up.size() && i < kShown; ++i) {
+    // One line a task: an error that quotes an HTML body has line breaks.
+    std::string error;
+    for (char c : given_up[i]->last_error) {
+      const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
+      if (!space)
+        error += c;
+      else if (!error.empty() && error.back() != ' ')
+        error += ' ';
+    }
     out += secrets::mask(fmt::format("task      {} {}: {}\n", given_up[i]->id,
-                                     to_string(given_up[i]->state), given_up[i]->last_error));
+                                     to_string(given_up[i]->state), error));
+  }
   if (given_up.size() > kShown)
     out += fmt::format("task      ... and {} more failed or dead\n", given_up.size() - kShown);
   out += "spec:\n" + (*rec)->spec_yaml;

@@ -331,6 +331,11 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
     if (result.outcome == engine::Outcome::interrupted ||
         result.outcome == engine::Outcome::cancelled || result.outcome == engine::Outcome::paused)
       spdlog::warn("{}", result.message);
+    else if (result.outcome == engine::Outcome::auth)
+      spdlog::error(
+          "provider {} refused the credentials: plan {} stopped at once; progress is saved and "
+          "the next run carries on. {}. Check the value of {} (auth.value in {})",
+          pdef.name, plan->name, result.message, pdef.auth.value.text, pdef.source);
     else
       spdlog::error("{}", result.message);
   }

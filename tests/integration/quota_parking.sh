@@ -12,9 +12,7 @@ TRUTH_ROWS=$(($(wc -l <"$WORK/truth.csv") - 1))
 
 setup_ws() {  # DIR EMULATOR_PORT
   new_workspace "$1"
-  sed "s/  - { scope: account, limit: 200, per: 1m }/  - { scope: endpoint, endpoint: daily, limit: $QUOTA, per: ${DAY_S}s, align: epoch, quota: true }/" \
-    "$SOURCE_DIR/providers/tushare.yaml" >"$1/providers/tushare.yaml"
-  grep -q "limit: $QUOTA, per: ${DAY_S}s, align: epoch" "$1/providers/tushare.yaml" || fail "override not written"
+  tushare_limit "$1" "{ scope: endpoint, endpoint: daily, limit: $QUOTA, per: ${DAY_S}s, align: epoch, quota: true }"
   write_plan "$1/plans/quota.yaml" quota parquet 2016-01-01 2016-12-31 "split: { window: 2m }"
 }
 

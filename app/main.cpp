@@ -79,7 +79,10 @@ int main(int argc, char** argv) {
   plan_add->add_option("--name", add.name, "plan name (no spaces or slashes)");
   plan_add->add_option("--provider", add.provider, "provider (finsync providers list)");
   plan_add->add_option("--endpoint", add.endpoint, "endpoint of the provider");
-  plan_add->add_option("--param", add.params, "fixed request parameter NAME=VALUE (repeatable)")
+  plan_add
+      ->add_option(
+          "--param", add.params,
+          "fixed request parameter NAME=VALUE, repeatable; a credential only as 'NAME=${VAR}'")
       ->expected(1)
       ->take_all();
   plan_add->add_option("--symbols", add.symbols, "symbols A,B,...");

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -13,6 +12,7 @@
 
 #include "core/dates.hpp"
 #include "core/secrets.hpp"
+#include "engine/eta.hpp"
 #include "engine/limits.hpp"
 #include "ratelimit/limiter.hpp"
 #include "report/run_report.hpp"
@@ -138,6 +138,45 @@ int cmd_providers_show(const GlobalOptions& g, const std::string& name) {
   return kDone;
 }
 
+namespace {
+
+// Requests per second the plan's latest run that sent any achieved, wall clock (waits included).
+double achieved_rate(state::StateStore& store, const std::string& plan) {
+  auto runs = store.list_runs(plan, 20);
+  if (!runs) return 0;
+  for (const auto& r : *runs) {
+    if (r.requests <= 0 || !r.finished_at) continue;
+    const double secs = std::chrono::duration<double>(*r.finished_at - r.started_at).count();
+    if (secs > 0) return double(r.requests) / secs;
+  }
+  return 0;
+}
+
+std::string eta_line(const engine::Eta& e, int64_t requests, double rate) {
+  if (!e.known)
+    return fmt::format(
+        "  eta       unknown for {} requests: no limit applies and no run has sent "
+        "a request yet\n",
+        requests);
+  const std::string run =
+      rate > 0 ? fmt::format("the last run's rate, {:.2f} requests/s", rate) : std::string();
+  std::string why;
+  if (e.bound_by_run)
+    why = e.limit_window.empty()
+              ? fmt::format("bound by {} (no limit applies)", run)
+              : fmt::format("bound by {} (limit {} allows {})", run, e.limit_window,
+                            report::format_duration(e.limit_seconds));
+  else
+    why = fmt::format(
+        "bound by limit {}{}", e.limit_window,
+        rate > 0 ? fmt::format(" ({} would take {})", run, report::format_duration(e.run_seconds))
+                 : "");
+  return fmt::format("  eta       {} for {} requests: {}\n", report::format_duration(e.seconds),
+                     requests, why);
+}
+
+}  // namespace
+
 int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
   Context ctx;
   if (int rc = load_context(g, ctx); rc != kDone) return rc;
@@ -155,49 +194,80 @@ int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
     spdlog::error("{}", plans.error().message);
     return kInternal;
   }
+  SystemClock clock;
+  auto ledger = plans->empty() ? nullptr : (*store)->open_ledger().value_or(nullptr);
+  // Quota spent in each window of an account, from the shared ledger: read once per provider.
+  struct Account {
+    engine::AccountLimits limits;
+    std::vector<ratelimit::Usage> usage;
+  };
+  std::map<std::string, Account> accounts;
+  auto account = [&](const config::ProviderDef& pdef) -> const Account& {
+    auto [it, fresh] = accounts.try_emplace(pdef.name);
+    if (fresh) {
+      it->second.limits = engine::account_limits(pdef, ctx.workspace);
+      if (ledger != nullptr) {
+        const auto& l = it->second.limits;
+        ratelimit::Limiter limiter({l.provider, l.account, l.windows, {}}, *ledger, clock);
+        if (auto u = limiter.usage()) it->second.usage = std::move(*u);
+      }
+    }
+    return it->second;
+  };
   std::printf("%-24s %8s %10s %8s %8s %8s %8s %12s\n", "PLAN", "TASKS", "SUCCEEDED", "PENDING",
               "FAILED", "PARKED", "DEAD", "ROWS");
-  std::set<std::string> providers;
   for (const auto& p : *plans) {
     if (!plan_filter.empty() && p.name != plan_filter) continue;
     auto tasks = (*store)->list_tasks(p.name);
     if (!tasks) continue;
     std::map<state::TaskState, int64_t> n;
-    int64_t rows = 0, total = 0;
+    int64_t rows = 0, total = 0, done_requests = 0;
+    std::optional<TimePoint> resume;
     for (const auto& t : *tasks) {
       if (t.state == state::TaskState::split) continue;
       ++n[t.state];
       ++total;
       rows += t.rows;
+      if (t.state == state::TaskState::succeeded) done_requests += t.requests;
+      if (t.state == state::TaskState::parked && t.resume_at && (!resume || *t.resume_at < *resume))
+        resume = t.resume_at;
     }
     std::printf("%-24s %8lld %10lld %8lld %8lld %8lld %8lld %12lld\n", p.name.c_str(),
                 (long long)total, (long long)n[state::TaskState::succeeded],
                 (long long)(n[state::TaskState::pending] + n[state::TaskState::running]),
                 (long long)n[state::TaskState::failed], (long long)n[state::TaskState::parked],
                 (long long)n[state::TaskState::dead], (long long)rows);
-    std::optional<TimePoint> resume;
-    for (const auto& t : *tasks)
-      if (t.state == state::TaskState::parked && t.resume_at && (!resume || *t.resume_at < *resume))
-        resume = t.resume_at;
     if (resume)
       std::printf(
           "  parked until %s\n",
           fmt::format("{:%Y-%m-%d %H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(*resume))
               .c_str());
-    if (auto def = config::parse_plan(p.spec_yaml, p.name); def) providers.insert(def->provider);
+    auto def = config::parse_plan(p.spec_yaml, p.name);
+    const config::ProviderDef* pdef = def ? ctx.catalog.find(def->provider) : nullptr;
+    const config::EndpointDef* ep = pdef ? pdef->endpoint(def->endpoint) : nullptr;
+    const int64_t tasks_left = n[state::TaskState::pending] + n[state::TaskState::running] +
+                               n[state::TaskState::failed] + n[state::TaskState::parked];
+    if (pdef == nullptr) continue;
+    const Account& acc = account(*pdef);
+    if (ep == nullptr || tasks_left == 0) continue;
+    // Paginated tasks take several requests: as many as the landed ones took on average.
+    const int64_t succeeded = n[state::TaskState::succeeded];
+    const int64_t requests = succeeded > 0 && done_requests > succeeded
+                                 ? (tasks_left * done_requests + succeeded - 1) / succeeded
+                                 : tasks_left;
+    engine::EtaInput in;
+    in.requests = requests;
+    in.weight = ep->weight_for(def->params);
+    in.endpoint = ep->name;
+    in.windows = acc.limits.windows;
+    in.usage = acc.usage;
+    in.now = clock.now();
+    in.resume_at = resume;
+    in.achieved_rate = achieved_rate(**store, p.name);
+    print(eta_line(engine::estimate_eta(in), requests, in.achieved_rate));
   }
-  // Quota spent in each window of the accounts these plans use, from the shared ledger.
-  auto ledger = providers.empty() ? nullptr : (*store)->open_ledger().value_or(nullptr);
-  SystemClock clock;
-  for (const auto& name : providers) {
-    const config::ProviderDef* pdef = ctx.catalog.find(name);
-    if (pdef == nullptr || ledger == nullptr) continue;
-    const engine::AccountLimits limits = engine::account_limits(*pdef, ctx.workspace);
-    ratelimit::Limiter limiter({limits.provider, limits.account, limits.windows, {}}, *ledger,
-                               clock);
-    auto usage = limiter.usage();
-    if (!usage) continue;
-    for (const auto& u : *usage) {
+  for (const auto& [name, acc] : accounts) {
+    for (const auto& u : acc.usage) {
       std::string resets;
       if (u.resets_at)
         resets = fmt::format(

@@ -21,6 +21,22 @@ struct RetryArgs {
   std::string task;
 };
 
+// `plan add`: a FILE, or the flags of a plan written to plans_dir.
+struct PlanAddArgs {
+  std::string file;
+  std::string name;
+  std::string provider;
+  std::string endpoint;
+  std::vector<std::string> params;  // NAME=VALUE
+  std::string symbols;              // A,B
+  std::string symbols_from;         // an endpoint that lists symbols
+  std::string symbols_file;         // one symbol a line
+  std::string from;
+  std::string to;    // a date or "today"
+  std::string sink;  // SPEC (config/sink_spec.hpp)
+  bool any_flag() const;
+};
+
 int cmd_init(const std::string& dir);
 int cmd_validate(const GlobalOptions& g, const std::vector<std::string>& plans);
 int cmd_providers_list(const GlobalOptions& g);
@@ -36,6 +52,6 @@ int cmd_retry(const GlobalOptions& g, const RetryArgs& args);
 int cmd_plan_list(const GlobalOptions& g);
 int cmd_plan_show(const GlobalOptions& g, const std::string& plan);
 int cmd_plan_rm(const GlobalOptions& g, const std::string& plan);
-int cmd_plan_add(const GlobalOptions& g, const std::string& file);
+int cmd_plan_add(const GlobalOptions& g, const PlanAddArgs& args);
 
 }  // namespace finsync::app

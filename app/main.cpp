@@ -66,14 +66,33 @@ int main(int argc, char** argv) {
       "estimate", "requests, rows, bytes and time a backfill needs under the limits");
   estimate->add_option("plan", estimate_args.plan, "plan file or plan name")->required();
 
-  std::string plan_name, plan_file;
+  std::string plan_name;
   auto* plan_list = plan_cmd->add_subcommand("list", "plans of this workspace and their state");
   auto* plan_show = plan_cmd->add_subcommand("show", "a plan's spec, state and tasks per state");
   plan_show->add_option("plan", plan_name)->required();
   auto* plan_rm = plan_cmd->add_subcommand("rm", "forget a plan's tasks and runs (data stays)");
   plan_rm->add_option("plan", plan_name)->required();
-  auto* plan_add = plan_cmd->add_subcommand("add", "check a plan file and put it in plans_dir");
-  plan_add->add_option("file", plan_file)->required();
+  PlanAddArgs add;
+  auto* plan_add = plan_cmd->add_subcommand(
+      "add", "check a plan file, or write one from flags, and put it in plans_dir");
+  plan_add->add_option("file", add.file, "a plan file (or give the flags below instead)");
+  plan_add->add_option("--name", add.name, "plan name (no spaces or slashes)");
+  plan_add->add_option("--provider", add.provider, "provider (finsync providers list)");
+  plan_add->add_option("--endpoint", add.endpoint, "endpoint of the provider");
+  plan_add
+      ->add_option(
+          "--param", add.params,
+          "fixed request parameter NAME=VALUE, repeatable; a credential only as 'NAME=${VAR}'")
+      ->expected(1)
+      ->take_all();
+  plan_add->add_option("--symbols", add.symbols, "symbols A,B,...");
+  plan_add->add_option("--symbols-from", add.symbols_from, "endpoint that lists the symbols");
+  plan_add->add_option("--symbols-file", add.symbols_file, "file of symbols, one a line");
+  plan_add->add_option("--from", add.from, "first day, YYYY-MM-DD");
+  plan_add->add_option("--to", add.to, "last day, YYYY-MM-DD or today");
+  plan_add->add_option("--sink", add.sink,
+                       "KIND:PATH[,key=value...] or KIND:URL[?key=value&...], e.g. "
+                       "parquet:./data,partition_by=ts_code+year (docs/configuration.md)");
   auto* pause = cli.add_subcommand("pause", "stop sending requests for a plan (in flight land)");
   pause->add_option("plan", plan_name)->required();
   auto* resume = cli.add_subcommand("resume", "undo pause or cancel");
@@ -115,7 +134,7 @@ int main(int argc, char** argv) {
   if (*plan_list) return cmd_plan_list(g);
   if (*plan_show) return cmd_plan_show(g, plan_name);
   if (*plan_rm) return cmd_plan_rm(g, plan_name);
-  if (*plan_add) return cmd_plan_add(g, plan_file);
+  if (*plan_add) return cmd_plan_add(g, add);
   if (*pause) return cmd_pause(g, plan_name);
   if (*resume) return cmd_resume(g, plan_name);
   if (*cancel) return cmd_cancel(g, plan_name);

@@ -2,7 +2,6 @@
 // of the plan, in this process or another, polls it and obeys.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include <fmt/format.h>
@@ -10,6 +9,7 @@
 
 #include "app/commands.hpp"
 #include "config/yaml_reader.hpp"
+#include "core/secrets.hpp"
 
 namespace finsync::app {
 namespace fs = std::filesystem;
@@ -199,11 +199,33 @@ int cmd_plan_show(const GlobalOptions& g, const std::string& name) {
   if (int rc = open_plan(g, name, ctx, store); rc != kDone) return rc;
   auto rec = store->get_plan(name);
   std::map<std::string, int64_t> by_state;
-  if (auto tasks = store->list_tasks(name))
-    for (const auto& t : *tasks) ++by_state[std::string(to_string(t.state))];
+  std::vector<const state::Task*> given_up;  // failed and dead, with the error that ended them
+  auto tasks = store->list_tasks(name);
+  if (tasks)
+    for (const auto& t : *tasks) {
+      ++by_state[std::string(to_string(t.state))];
+      if (t.state == state::TaskState::failed || t.state == state::TaskState::dead)
+        given_up.push_back(&t);
+    }
   std::string out = fmt::format("plan      {}\nstate     {}\n", name,
                                 (*rec)->control.empty() ? "active" : (*rec)->control);
   for (const auto& [state, n] : by_state) out += fmt::format("tasks     {:<10} {}\n", state, n);
+  constexpr size_t kShown = 20;
+  for (size_t i = 0; i < given_up.size() && i < kShown; ++i) {
+    // One line a task: an error that quotes an HTML body has line breaks.
+    std::string error;
+    for (char c : given_up[i]->last_error) {
+      const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
+      if (!space)
+        error += c;
+      else if (!error.empty() && error.back() != ' ')
+        error += ' ';
+    }
+    out += secrets::mask(fmt::format("task      {} {}: {}\n", given_up[i]->id,
+                                     to_string(given_up[i]->state), error));
+  }
+  if (given_up.size() > kShown)
+    out += fmt::format("task      ... and {} more failed or dead\n", given_up.size() - kShown);
   out += "spec:\n" + (*rec)->spec_yaml;
   std::fputs(out.c_str(), stdout);
   return kDone;
@@ -220,32 +242,6 @@ int cmd_plan_rm(const GlobalOptions& g, const std::string& name) {
   }
   std::printf("plan %s removed from the state store (its tasks and runs); landed data is kept\n",
               name.c_str());
-  return kDone;
-}
-
-int cmd_plan_add(const GlobalOptions& g, const std::string& file) {
-  Context ctx;
-  if (int rc = load_context(g, ctx); rc != kDone) return rc;
-  auto plan = resolve_plan(ctx, file);
-  if (!plan) {
-    spdlog::error("{}", plan.error().message);
-    return exit_code_for(plan.error());
-  }
-  if (auto ok = check_plan(ctx, *plan); !ok) {
-    spdlog::error("{}", ok.error().message);
-    return kConfig;
-  }
-  const fs::path target = fs::path(ctx.workspace.plans_dir) / (plan->name + ".yaml");
-  std::error_code ec;
-  if (fs::exists(target, ec) && !fs::equivalent(target, file, ec)) {
-    spdlog::error("{} already exists: a plan named '{}' is defined; remove it first",
-                  target.string(), plan->name);
-    return kConfig;
-  }
-  fs::create_directories(target.parent_path(), ec);
-  std::ofstream(target) << plan->text;
-  std::printf("plan %s added as %s; `finsync run %s` starts it\n", plan->name.c_str(),
-              target.c_str(), plan->name.c_str());
   return kDone;
 }
 

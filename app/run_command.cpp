@@ -116,15 +116,19 @@ int print_estimate(asio::io_context& io, const config::PlanDef& plan,
 
 int cmd_run(const GlobalOptions& g, const RunArgs& args) {
   Context ctx;
-  if (int rc = load_context(g, ctx); rc != kDone) return rc;
-  auto plan = resolve_plan(ctx, args.plan);
-  if (!plan) {
-    spdlog::error("{}", plan.error().message);
-    return exit_code_for(plan.error());
-  }
-  if (auto ok = check_plan(ctx, *plan); !ok) {
-    spdlog::error("{}", ok.error().message);
-    return kConfig;
+  std::optional<config::PlanDef> plan;
+  if (int rc = load_checked_plan(g, args.plan, ctx, plan); rc != kDone) return rc;
+  // A parameter may name a variable (a credential an endpoint takes as a parameter); the plan
+  // text stored with the run keeps the reference, never the value.
+  for (auto& [name, value] : plan->params) {
+    if (value.find("${") == std::string::npos) continue;
+    auto expanded = config::expand_env({value, fmt::format("{}: params.{}", plan->source, name)},
+                                       config::secret_key_name(name));
+    if (!expanded) {
+      spdlog::error("{}", expanded.error().message);
+      return kConfig;
+    }
+    value = std::move(*expanded);
   }
   const config::ProviderDef& pdef = *ctx.catalog.find(plan->provider);
   const config::EndpointDef& endpoint = *pdef.endpoint(plan->endpoint);
@@ -327,6 +331,11 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
     if (result.outcome == engine::Outcome::interrupted ||
         result.outcome == engine::Outcome::cancelled || result.outcome == engine::Outcome::paused)
       spdlog::warn("{}", result.message);
+    else if (result.outcome == engine::Outcome::auth)
+      spdlog::error(
+          "provider {} refused the credentials: plan {} stopped at once; progress is saved and "
+          "the next run carries on. {}. Check the value of {} (auth.value in {})",
+          pdef.name, plan->name, result.message, pdef.auth.value.text, pdef.source);
     else
       spdlog::error("{}", result.message);
   }

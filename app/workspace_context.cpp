@@ -114,8 +114,10 @@ Result<void> check_plan(const Context& ctx, const config::PlanDef& plan) {
   if (ep == nullptr) {
     std::vector<std::string> names;
     for (const auto& [n, _] : p->endpoints) names.push_back(n);
-    return bad(fmt::format("endpoint: value '{}' is not valid: expected an endpoint of {} ({})",
-                           plan.endpoint, p->name, fmt::join(names, ", ")));
+    std::string hint = config::closest_match(plan.endpoint, names);
+    return bad(fmt::format("endpoint: value '{}' is not valid: expected an endpoint of {} ({}){}",
+                           plan.endpoint, p->name, fmt::join(names, ", "),
+                           hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
   if (!ep->symbol_param.empty() && plan.universe.symbols.empty() &&
       plan.universe.from_endpoint.empty())
@@ -143,10 +145,32 @@ Result<void> check_plan(const Context& ctx, const config::PlanDef& plan) {
                       "{}, or year",
                       col, ep->name));
   }
-  for (const auto& [k, _] : plan.params)
-    if (ep->param(k) == nullptr)
-      return bad(fmt::format("params: '{}' is not a parameter of endpoint {}", k, ep->name));
+  for (const auto& [k, _] : plan.params) {
+    if (ep->param(k) != nullptr) continue;
+    std::vector<std::string> names;
+    for (const auto& pd : ep->params) names.push_back(pd.name);
+    std::string hint = config::closest_match(k, names);
+    return bad(fmt::format("params: '{}' is not a parameter of endpoint {}: expected one of {}{}",
+                           k, ep->name, fmt::join(names, ", "),
+                           hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
   return {};
+}
+
+int load_checked_plan(const GlobalOptions& g, const std::string& ref, Context& ctx,
+                      std::optional<config::PlanDef>& plan) {
+  if (int rc = load_context(g, ctx); rc != kDone) return rc;
+  auto p = resolve_plan(ctx, ref);
+  if (!p) {
+    spdlog::error("{}", p.error().message);
+    return exit_code_for(p.error());
+  }
+  if (auto ok = check_plan(ctx, *p); !ok) {
+    spdlog::error("{}", ok.error().message);
+    return kConfig;
+  }
+  plan = std::move(*p);
+  return kDone;
 }
 
 }  // namespace finsync::app

@@ -1,6 +1,7 @@
 #pragma once
 // What every command loads first: the workspace and the provider catalog.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "app/exit_codes.hpp"
@@ -32,5 +33,8 @@ Result<config::PlanDef> resolve_plan(const Context& ctx, const std::string& ref)
 // Checks a plan against the catalog without touching the network or the environment.
 Result<void> check_plan(const Context& ctx, const config::PlanDef& plan);
 int exit_code_for(const Error& e);
+// load_context, resolve_plan and check_plan; prints the error and returns the exit code.
+int load_checked_plan(const GlobalOptions& g, const std::string& ref, Context& ctx,
+                      std::optional<config::PlanDef>& plan);
 
 }  // namespace finsync::app

@@ -1,6 +1,7 @@
 #include "config/env.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -18,6 +19,24 @@ bool secret_name(std::string name) {
 }
 
 }  // namespace
+
+bool secret_key_name(std::string_view key) {
+  std::string k;
+  for (char c : key) k += c == '-' ? '_' : char(std::tolower((unsigned char)c));
+  for (const char* exact : {"key", "pwd", "pass", "passwd"})
+    if (k == exact) return true;
+  for (const char* part : {"password", "secret", "token", "apikey", "api_key"})
+    if (k.find(part) != std::string::npos) return true;
+  return false;
+}
+
+bool is_env_reference(std::string_view v) {
+  if (v.size() < 4 || v.substr(0, 2) != "${" || v.back() != '}') return false;
+  const std::string_view name = v.substr(2, v.size() - 3);
+  return !std::isdigit((unsigned char)name[0]) && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum((unsigned char)c) || c == '_';
+  });
+}
 
 Result<std::string> expand_env(const RawValue& raw, bool secret_field) {
   const std::string& s = raw.text;

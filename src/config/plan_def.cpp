@@ -52,7 +52,9 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
     for (const auto& k : pm.keys()) p.params.emplace_back(k, pm.str(k));
   }
   MapReader s(r.loc_of("sink"), r.get("sink"));
-  s.allow_only({"kind", "path", "table", "mode", "partition_by"});
+  std::vector<std::string_view> sink_names;
+  for (const auto& k : sink_keys()) sink_names.push_back(k.name);
+  s.allow_only(sink_names);
   p.sink.kind = s.str("kind");
   if (s.has("path"))
     p.sink.path = RawValue{s.str("path"),
@@ -71,6 +73,12 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
 }
 
 }  // namespace
+
+const std::vector<SinkKey>& sink_keys() {
+  static const std::vector<SinkKey> keys = {
+      {"kind"}, {"path"}, {"table"}, {"mode"}, {"partition_by", true}};
+  return keys;
+}
 
 Result<PlanDef> parse_plan(const std::string& text, const std::string& file) {
   try {

@@ -2,6 +2,7 @@
 // A plan file: what a user asked for. The planner turns it into tasks.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/env.hpp"
@@ -37,6 +38,14 @@ struct PlanDef {
   std::string source;        // file
   std::string text;          // the file as written, stored with the plan
 };
+
+// The keys a plan's `sink:` block accepts, and which of them hold lists. `finsync plan add
+// --sink SPEC` fills these same keys, so a key added here is accepted there too.
+struct SinkKey {
+  std::string_view name;
+  bool list = false;
+};
+const std::vector<SinkKey>& sink_keys();
 
 Result<PlanDef> parse_plan(const std::string& text, const std::string& file);
 Result<PlanDef> load_plan_file(const std::string& path);

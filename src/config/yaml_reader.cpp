@@ -104,6 +104,10 @@ MapReader::MapReader(Loc loc, const YAML::Node& node) : loc_(std::move(loc)), no
 }
 
 void MapReader::allow_only(std::initializer_list<std::string_view> keys) const {
+  allow_only(std::vector<std::string_view>(keys));
+}
+
+void MapReader::allow_only(const std::vector<std::string_view>& keys) const {
   std::vector<std::string> allowed(keys.begin(), keys.end());
   for (const auto& kv : node_) {
     const std::string key = kv.first.Scalar();

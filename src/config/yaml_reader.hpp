@@ -40,6 +40,7 @@ class MapReader {
   MapReader(Loc loc, const YAML::Node& node);
 
   void allow_only(std::initializer_list<std::string_view> keys) const;
+  void allow_only(const std::vector<std::string_view>& keys) const;
   bool has(std::string_view key) const;
   YAML::Node get(std::string_view key) const;
   Loc loc_of(std::string_view key) const;

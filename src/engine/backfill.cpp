@@ -1,8 +1,10 @@
 #include "engine/backfill.hpp"
 
+#include <algorithm>
 #include <deque>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -36,6 +38,9 @@ std::string landing_key(const config::PlanDef& p) {
 }
 
 namespace {
+
+// Different symbols refused before a plan that never succeeded counts as refused as a whole.
+constexpr size_t kRefusedSymbolsToStop = 3;
 
 Outcome outcome_of(const Error& e) {
   switch (e.kind) {
@@ -82,6 +87,12 @@ struct RunState {
   bool paused = false;
   bool watching = false;  // the control watcher runs
   bool stop_watching = false;
+  // While no task of the plan has ever succeeded, permanent answers for this many different
+  // symbols mean the provider refuses the plan itself (a bad parameter, an endpoint or a history
+  // the account does not include): the run stops instead of spending a request on every
+  // symbol. 0 once a task succeeded: a refusal is then the symbol's own.
+  size_t refusals_to_stop = 0;
+  std::vector<std::string> refused_symbols{};
 
   // The first fatal condition wins; every worker stops taking tasks.
   void stop_with(Outcome o, std::string why) {
@@ -196,6 +207,24 @@ RecordBatch rows_in_window(const config::EndpointDef& ep, const RecordBatch& bat
   return out;
 }
 
+// A task died of a permanent answer: stop the run when the provider refuses the plan as a whole.
+void refused(RunState& rs, const Task& task) {
+  if (rs.refusals_to_stop == 0) return;
+  const std::string symbol = plan::task_symbol(task);
+  auto& seen = rs.refused_symbols;
+  if (std::find(seen.begin(), seen.end(), symbol) == seen.end()) seen.push_back(symbol);
+  if (seen.size() < rs.refusals_to_stop) return;
+  rs.stop_with(
+      Outcome::invalid,
+      fmt::format("plan {}: the provider refused the plan, not a symbol: the first {} {} ({}) "
+                  "failed for good and no task of the plan has ever succeeded; last answer: {}. "
+                  "Fix the plan's params or range, the provider definition or the account, then "
+                  "`finsync retry {} --dead`",
+                  rs.deps.plan.name, seen.size(), seen.size() == 1 ? "symbol" : "symbols",
+                  fmt::join(seen, ", "), task.last_error, rs.deps.plan.name));
+  rs.refusals_to_stop = 0;
+}
+
 void report_progress(RunState& rs) {
   rs.progress.requests = rs.deps.fetcher.counters().requests;
   if (rs.options.on_progress) rs.options.on_progress(rs.progress);
@@ -253,12 +282,20 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
         if (e.retry_at && (!rs.resume_at || *e.retry_at < *rs.resume_at)) rs.resume_at = e.retry_at;
         rs.stop_with(Outcome::parked, e.message);
         break;
+      case ErrorKind::invalid_input:
+        // The definition's (a request template naming an unknown field, a malformed URL), not
+        // the task's: every task would fail alike, and the next run after the fix takes it.
+        task.state = TaskState::failed;
+        ++rs.run.tasks_failed;
+        rs.stop_with(Outcome::invalid, e.message);
+        break;
       default:
         task.state = TaskState::dead;
         ++rs.run.tasks_dead;
         ++rs.progress.tasks_done;
         spdlog::error("task {} failed: {}", task.id, e.message);
         if (rs.outcome == Outcome::done) rs.outcome = Outcome::failed_tasks;
+        if (e.kind == ErrorKind::permanent || e.kind == ErrorKind::not_found) refused(rs, task);
         break;
     }
     if (auto s = co_await save_task(rs, task); !s)
@@ -316,6 +353,7 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
                  fmt::format("landing task {} failed: {}", task.id, landed.error().message));
     co_return;
   }
+  rs.refusals_to_stop = 0;
   ++rs.run.tasks_succeeded;
   rs.run.rows += task.rows;
   rs.run.bytes += task.bytes;
@@ -521,8 +559,10 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   const TimePoint now = deps.clock.now();
   int64_t still_parked = 0;
   std::string parked_reason;
+  bool ever_succeeded = false;
   for (auto& t : *all) {
     if (t.state == TaskState::split) continue;
+    ever_succeeded = ever_succeeded || t.state == TaskState::succeeded;
     ++rs.run.tasks_total;
     const bool waiting = t.state == TaskState::parked && t.resume_at && *t.resume_at > now;
     const bool runnable = t.state == TaskState::pending || t.state == TaskState::failed ||
@@ -542,6 +582,13 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
       ++rs.run.tasks_skipped;
   }
   rs.parked = still_parked;
+  if (!ever_succeeded) {
+    std::vector<std::string> queued;
+    for (const auto& t : rs.queue) queued.push_back(plan::task_symbol(t));
+    std::sort(queued.begin(), queued.end());
+    const auto distinct = size_t(std::unique(queued.begin(), queued.end()) - queued.begin());
+    rs.refusals_to_stop = std::min(kRefusedSymbolsToStop, distinct);
+  }
   if (still_parked > 0) {
     // One account, one quota: the tasks not parked yet would meet the same refusal.
     rs.outcome = Outcome::parked;

@@ -38,13 +38,16 @@ std::optional<int64_t> header_int(const net::HttpResponse& r, std::string name) 
 
 Fetcher::Fetcher(FetcherDeps deps, RetryPolicy policy) : d_(deps), policy_(policy) {}
 
-std::chrono::milliseconds Fetcher::backoff(int attempt) {
-  // Exponential with "equal jitter": half fixed, half random, so retries of many tasks spread.
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double jitter) {
   const double base =
-      std::min<double>(double(policy_.max.count()),
-                       double(policy_.initial.count()) * (1 << std::min(attempt - 1, 20)));
+      std::min<double>(double(policy.max.count()),
+                       double(policy.initial.count()) * (1 << std::clamp(attempt - 1, 0, 20)));
+  return std::chrono::milliseconds(int64_t(base * jitter));
+}
+
+std::chrono::milliseconds Fetcher::backoff(int attempt) {
   std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  return std::chrono::milliseconds(int64_t(base * jitter(rng_)));
+  return backoff_delay(policy_, attempt, jitter(rng_));
 }
 
 asio::awaitable<bool> Fetcher::pause(std::chrono::milliseconds d) {

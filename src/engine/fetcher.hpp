@@ -25,6 +25,10 @@ struct RetryPolicy {
   std::chrono::milliseconds max{30'000};
 };
 
+// The wait before re-send `attempt` + 1: initial x 2^(attempt-1), at most `max`, times `jitter`
+// (drawn from [0.5, 1): half fixed, half random, so retries of many tasks spread out).
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, double jitter);
+
 struct FetchCounters {
   int64_t requests = 0;      // sent
   int64_t retries = 0;       // re-sent after a transient error

@@ -11,9 +11,7 @@ export TUSHARE_URL="http://127.0.0.1:$emu_PORT" TUSHARE_TOKEN="$TOKEN"
 WS="$WORK/ws"
 new_workspace "$WS"
 # The account's limit, as an override of the built-in definition.
-sed "s/- { scope: account, limit: 200, per: 1m }/- { scope: account, limit: $LIMIT, per: ${WINDOW_S}s }/" \
-  "$SOURCE_DIR/providers/tushare.yaml" >"$WS/providers/tushare.yaml"
-grep -q "limit: $LIMIT, per: ${WINDOW_S}s" "$WS/providers/tushare.yaml" || fail "override not written"
+tushare_limit "$WS" "{ scope: account, limit: $LIMIT, per: ${WINDOW_S}s }"
 
 write_plan "$WS/plans/pq.yaml" daily-pq parquet 2015-01-01 2016-12-31 "split: { window: 3m }"
 write_plan "$WS/plans/csv.yaml" daily-csv csv 2015-01-01 2016-12-31

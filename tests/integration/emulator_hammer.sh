@@ -11,71 +11,13 @@ set -euo pipefail
 EMU=${1:?usage: emulator_hammer.sh PATH/TO/finsync-emulator}
 N=${EMULATOR_HAMMER_REQUESTS:-200}
 TOKEN="hammer-t0ken-$$"
-
-fail() {
-  echo "emulator_hammer: FAIL: $*" >&2
-  exit 1
-}
-trap 'echo "emulator_hammer: FAIL: command failed at line $LINENO" >&2' ERR
-
-[[ -x $EMU ]] || fail "not an executable: $EMU"
-command -v curl >/dev/null || fail "curl is required"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/emulator_hammer.XXXXXX")
-pids=()
-names=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# stop_servers: SIGTERM every server; each must exit 0 with nothing from a sanitizer on stderr.
-stop_servers() {
-  local i pid name status
-  for i in "${!pids[@]}"; do
-    pid=${pids[$i]}
-    name=${names[$i]}
-    kill "$pid" 2>/dev/null || true
-    status=0
-    wait "$pid" || status=$?
-    [[ $status == 0 ]] || fail "server '$name' exited with status $status: $(cat "$work/$name.err")"
-    if grep -qE 'Sanitizer|runtime error' "$work/$name.err"; then
-      fail "server '$name' stderr: $(cat "$work/$name.err")"
-    fi
-  done
-  pids=()
-  names=()
-}
-
-# start_server NAME [serve options...]: sets PORT and PID.
-start_server() {
-  local name=$1
-  shift
-  "$EMU" serve --port 0 --port-file "$work/$name.port" --audit-log "$work/$name.audit" \
-    --token "$TOKEN" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  PID=$!
-  pids+=("$PID")
-  names+=("$name")
-  local i
-  for ((i = 0; i < 200; i++)); do
-    [[ -s $work/$name.port ]] && break
-    kill -0 "$PID" 2>/dev/null || fail "server '$name' exited early: $(cat "$work/$name.err")"
-    sleep 0.05
-  done
-  [[ -s $work/$name.port ]] || fail "server '$name' wrote no port file within 10 s"
-  PORT=$(<"$work/$name.port")
-}
+NAME=emulator_hammer
+source "$(dirname "$0")/emulator_lib.sh"
 
 alive() {
   kill -0 "$1" 2>/dev/null || fail "server $2 died: $(cat "$work/$2.err")"
 }
 
-lines() { awk 'END { print NR }' "$1"; }
 count() { awk -v p="$2" 'index($0, p) { n++ } END { print n + 0 }' "$1"; }
 
 printf '{"api_name":"daily","token":"%s","params":{},"fields":""}' "$TOKEN" >"$work/daily.json"

@@ -9,69 +9,17 @@
 set -euo pipefail
 
 EMU=${1:-${EMULATOR:?usage: emulator_personalities.sh PATH/TO/finsync-emulator}}
-KEY="pers-Secret-k3y-$$"
+TOKEN="pers-Secret-k3y-$$"
 NAME=emulator_personalities
-
-fail() {
-  echo "$NAME: FAIL: $*" >&2
-  exit 1
-}
-trap 'echo "$NAME: FAIL: command failed at line $LINENO" >&2' ERR
-
-[[ -x $EMU ]] || fail "not an executable: $EMU"
-command -v curl >/dev/null || fail "curl is required"
+source "$(dirname "$0")/emulator_lib.sh"
 command -v python3 >/dev/null || fail "python3 is required"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/$NAME.XXXXXX")
-pids=()
-names=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# stop_servers: SIGTERM every server; each must exit 0 with nothing from a sanitizer on stderr.
-stop_servers() {
-  local i pid name status
-  for i in "${!pids[@]}"; do
-    pid=${pids[$i]}
-    name=${names[$i]}
-    kill "$pid" 2>/dev/null || true
-    status=0
-    wait "$pid" || status=$?
-    [[ $status == 0 ]] || fail "server '$name' exited with status $status: $(cat "$work/$name.err")"
-    if grep -qE 'Sanitizer|runtime error' "$work/$name.err"; then
-      fail "server '$name' stderr: $(cat "$work/$name.err")"
-    fi
-  done
-  pids=()
-  names=()
-}
-
-# start_server NAME [serve options...]: sets PORT; the audit log is $work/NAME.audit.
-start_server() {
-  local name=$1
-  shift
-  "$EMU" serve --port 0 --port-file "$work/$name.port" --audit-log "$work/$name.audit" \
-    --token "$KEY" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  local pid=$!
-  pids+=("$pid")
-  names+=("$name")
-  local i
-  for ((i = 0; i < 200; i++)); do
-    [[ -s $work/$name.port ]] && break
-    kill -0 "$pid" 2>/dev/null || fail "server '$name' exited early: $(cat "$work/$name.err")"
-    sleep 0.05
-  done
-  [[ -s $work/$name.port ]] || fail "server '$name' wrote no port file within 10 s"
-  PORT=$(<"$work/$name.port")
-  CUR=$name
-  : >"$work/$name.n"
+# start NAME [serve options...]: start_server, and count the requests the test sends to NAME in
+# $work/NAME.n.
+start() {
+  start_server "$@"
+  CUR=$1
+  : >"$work/$1.n"
 }
 
 # requests NAME: how many requests the test sent to server NAME (counted in a file, since the
@@ -91,7 +39,6 @@ py() {
   python3 -c "$script" "$@" || fail "check failed (see above)"
 }
 
-lines() { awk 'END { print NR }' "$1"; }
 
 # fresh_window S: sleep until 50 ms after the next multiple of S seconds of Unix time, the start
 # of an epoch-aligned window, so the steps that follow (well under a second) share one window.
@@ -103,7 +50,7 @@ fresh_window() {
 check_audit() {
   local log=$1 expected=$2
   [[ $(lines "$log") == "$expected" ]] || fail "$log: $(lines "$log") lines for $expected requests"
-  if grep -qF "$KEY" "$log"; then fail "the key appears in $log"; fi
+  if grep -qF "$TOKEN" "$log"; then fail "the key appears in $log"; fi
   py '
 import json, sys
 seqs = sorted(json.loads(l)["seq"] for l in open(sys.argv[1]))
@@ -112,12 +59,12 @@ assert seqs == list(range(1, len(seqs) + 1)), seqs
 }
 
 # --- tushare: trade_date across all symbols, comma lists --------------------------------------
-start_server ts --seed 5 --symbols 40
+start ts --seed 5 --symbols 40
 TS=$PORT
 tushare() {
   echo >>"$work/$CUR.n"
   curl -sS --max-time 20 -X POST -H 'Content-Type: application/json' \
-    --data-binary "{\"api_name\":\"daily\",\"token\":\"$KEY\",\"params\":$1}" "http://127.0.0.1:$TS/"
+    --data-binary "{\"api_name\":\"daily\",\"token\":\"$TOKEN\",\"params\":$1}" "http://127.0.0.1:$TS/"
 }
 # items of a daily answer -> truth CSV rows, sorted.
 tushare_rows='
@@ -153,7 +100,7 @@ tushare "{\"ts_code\":\"$codes\",\"trade_date\":\"20240105\",\"start_date\":\"20
 py "$tushare_rows" "$work/ts3.json" "$work/ts3.csv" 2
 # The row cap still cuts silently: 5 of the day's rows, has_more false.
 stop_servers
-start_server ts2 --seed 5 --symbols 40 --row-cap 5
+start ts2 --seed 5 --symbols 40 --row-cap 5
 TS=$PORT
 tushare '{"trade_date":"20240105"}' >"$work/ts4.json"
 py '
@@ -165,13 +112,13 @@ grep -q '"rows":5,"capped":true' "$work/ts2.audit" || fail "ts2 audit: no capped
 stop_servers
 
 # --- alphavantage ---------------------------------------------------------------------------
-start_server av --personality alphavantage --seed 9 --symbols 30 --last-date 20240628 \
+start av --personality alphavantage --seed 9 --symbols 30 --last-date 20240628 \
   --per-minute 4 --per-day 8 --minute-seconds 2 --day-seconds 86400
 AV=$PORT
 av() {
   get "http://127.0.0.1:$AV/query?$1" "$2"
 }
-[[ $(av "function=LISTING_STATUS&apikey=$KEY" "$work/av_list.csv") == 200 ]] || fail "LISTING_STATUS"
+[[ $(av "function=LISTING_STATUS&apikey=$TOKEN" "$work/av_list.csv") == 200 ]] || fail "LISTING_STATUS"
 "$EMU" truth --personality alphavantage --api listing_status --seed 9 --symbols 30 \
   --last-date 20240628 >"$work/av_list_truth.csv"
 py '
@@ -187,7 +134,7 @@ sym=$(awk -F, 'NR == 2 { print $1 }' "$work/av_list.csv")
 "$EMU" truth --personality alphavantage --seed 9 --symbols 30 --last-date 20240628 \
   --symbol "$sym" >"$work/av_truth.csv"
 # full JSON: every truth row, newest first, four-decimal strings.
-[[ $(av "function=TIME_SERIES_DAILY&symbol=$sym&outputsize=full&apikey=$KEY" "$work/av_full.json") == 200 ]]
+[[ $(av "function=TIME_SERIES_DAILY&symbol=$sym&outputsize=full&apikey=$TOKEN" "$work/av_full.json") == 200 ]]
 py '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -208,7 +155,7 @@ assert meta["3. Last Refreshed"] == truth[-1].split(",")[1], meta
 assert len(rows) > 1000, len(rows)
 ' "$work/av_full.json" "$work/av_truth.csv" "$sym"
 # compact CSV: the latest 100 rows, newest first.
-[[ $(av "function=TIME_SERIES_DAILY&symbol=$sym&datatype=csv&apikey=$KEY" "$work/av_compact.csv") == 200 ]]
+[[ $(av "function=TIME_SERIES_DAILY&symbol=$sym&datatype=csv&apikey=$TOKEN" "$work/av_compact.csv") == 200 ]]
 py '
 import sys
 api = open(sys.argv[1], newline="").read().split("\r\n")
@@ -221,9 +168,9 @@ for r in reversed(truth[-100:]):
 assert api[1:-1] == want, (len(api), api[1:3], want[:2])
 ' "$work/av_compact.csv" "$work/av_truth.csv"
 # Errors: unknown symbol, missing function, bad key - all HTTP 200.
-[[ $(av "function=TIME_SERIES_DAILY&symbol=NOPE1&apikey=$KEY" "$work/av_e1.json") == 200 ]]
-[[ $(av "symbol=$sym&apikey=$KEY" "$work/av_e2.json") == 200 ]]
-[[ $(av "function=TIME_SERIES_DAILY&symbol=$sym&apikey=wrong-$KEY" "$work/av_e3.json") == 200 ]]
+[[ $(av "function=TIME_SERIES_DAILY&symbol=NOPE1&apikey=$TOKEN" "$work/av_e1.json") == 200 ]]
+[[ $(av "symbol=$sym&apikey=$TOKEN" "$work/av_e2.json") == 200 ]]
+[[ $(av "function=TIME_SERIES_DAILY&symbol=$sym&apikey=wrong-$TOKEN" "$work/av_e3.json") == 200 ]]
 py '
 import json, sys
 e1, e2, e3 = (json.load(open(p)) for p in sys.argv[1:4])
@@ -234,10 +181,10 @@ assert e3 == {"Error Message": "the parameter apikey is invalid or missing. Plea
 # Served so far: 3 (the errors do not count). Minute limit 4 per 2 s: wait for a fresh window.
 sleep 2.1
 for i in 1 2 3 4; do
-  [[ $(av "function=LISTING_STATUS&apikey=$KEY" "$work/av_m$i.csv") == 200 ]]
+  [[ $(av "function=LISTING_STATUS&apikey=$TOKEN" "$work/av_m$i.csv") == 200 ]]
   [[ $(head -c 6 "$work/av_m$i.csv") == symbol ]] || fail "call $i within the minute limit: $(cat "$work/av_m$i.csv")"
 done
-[[ $(av "function=LISTING_STATUS&apikey=$KEY" "$work/av_m5.json") == 200 ]]
+[[ $(av "function=LISTING_STATUS&apikey=$TOKEN" "$work/av_m5.json") == 200 ]]
 py '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -245,9 +192,9 @@ assert d == {"Information": "Thank you for using Alpha Vantage! Please consider 
 ' "$work/av_m5.json"
 # In a new minute window the 8th call is served; then the day quota is gone.
 sleep 2.1
-[[ $(av "function=LISTING_STATUS&apikey=$KEY" "$work/av_8.csv") == 200 ]]
+[[ $(av "function=LISTING_STATUS&apikey=$TOKEN" "$work/av_8.csv") == 200 ]]
 [[ $(head -c 6 "$work/av_8.csv") == symbol ]] || fail "8th call: $(cat "$work/av_8.csv")"
-[[ $(av "function=LISTING_STATUS&apikey=$KEY" "$work/av_d.json") == 200 ]]
+[[ $(av "function=LISTING_STATUS&apikey=$TOKEN" "$work/av_d.json") == 200 ]]
 py '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -265,10 +212,10 @@ assert recs[4]["api_name"] is None, recs[4]
 ' "$work/av.audit"
 stop_servers
 # The older {"Note": ...} form.
-start_server avn --personality alphavantage --symbols 5 --per-minute 1 --limit-style note
+start avn --personality alphavantage --symbols 5 --per-minute 1 --limit-style note
 AV=$PORT
-av "function=LISTING_STATUS&apikey=$KEY" "$work/avn1.csv" >/dev/null
-av "function=LISTING_STATUS&apikey=$KEY" "$work/avn2.json" >/dev/null
+av "function=LISTING_STATUS&apikey=$TOKEN" "$work/avn1.csv" >/dev/null
+av "function=LISTING_STATUS&apikey=$TOKEN" "$work/avn2.json" >/dev/null
 py '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -278,7 +225,7 @@ check_audit "$work/avn.audit" 2
 stop_servers
 
 # --- polygon ---------------------------------------------------------------------------------
-start_server pg --personality polygon --seed 11 --symbols 25 --last-date 20240628 \
+start pg --personality polygon --seed 11 --symbols 25 --last-date 20240628 \
   --per-minute 5 --minute-seconds 3 --plan-history-days 730 --plan-tickers 20
 PG=$PORT
 pg() {
@@ -291,7 +238,7 @@ pages=0
 while [[ -n $url ]]; do
   ((pages < 10)) || fail "tickers: too many pages"
   if ((pages > 0 && pages % 5 == 0)); then sleep 3.1; fi
-  [[ $(pg "$url" "$work/pg_t.json" -H "Authorization: Bearer $KEY") == 200 ]] || fail "tickers page: $(cat "$work/pg_t.json")"
+  [[ $(pg "$url" "$work/pg_t.json" -H "Authorization: Bearer $TOKEN") == 200 ]] || fail "tickers page: $(cat "$work/pg_t.json")"
   url=$(py '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -302,7 +249,7 @@ with open(sys.argv[2], "a") as f:
 n = d.get("next_url", "")
 assert sys.argv[3] not in n and "apiKey" not in n, n
 print(n)
-' "$work/pg_t.json" "$work/pg_tickers.txt" "$KEY")
+' "$work/pg_t.json" "$work/pg_tickers.txt" "$TOKEN")
   pages=$((pages + 1))
 done
 "$EMU" truth --personality polygon --api tickers --seed 11 --symbols 25 --last-date 20240628 |
@@ -322,7 +269,7 @@ while [[ -n $url ]]; do
   if ((pages > 0 && pages % 5 == 0)); then sleep 3.1; fi
   sep='?'
   [[ $url == *'?'* ]] && sep='&'
-  [[ $(pg "$url${sep}apiKey=$KEY" "$work/pg_a.json") == 200 ]] || fail "aggs page: $(cat "$work/pg_a.json")"
+  [[ $(pg "$url${sep}apiKey=$TOKEN" "$work/pg_a.json") == 200 ]] || fail "aggs page: $(cat "$work/pg_a.json")"
   url=$(py '
 import json, sys, datetime
 d = json.load(open(sys.argv[1]))
@@ -336,7 +283,7 @@ n = d.get("next_url", "")
 assert sys.argv[4] not in n and "apiKey" not in n, n
 assert (n != "") == (d["count"] == 100), (n, d["count"])
 print(n)
-' "$work/pg_a.json" "$work/pg_rows.csv" "$tk" "$KEY")
+' "$work/pg_a.json" "$work/pg_rows.csv" "$tk" "$TOKEN")
   pages=$((pages + 1))
 done
 "$EMU" truth --personality polygon --seed 11 --symbols 25 --last-date 20240628 --symbol "$tk" \
@@ -362,7 +309,7 @@ n_rows=$(($(lines "$work/pg_truth.csv") - 1))
 [[ $pages == $(((n_rows + 99) / 100)) ]] || fail "aggs: $pages pages for $n_rows rows"
 sleep 3.1
 # desc with ms bounds: the newest first.
-pg "http://127.0.0.1:$PG/v2/aggs/ticker/$tk/range/1/day/1704085200000/1704862800000?sort=desc&apiKey=$KEY" "$work/pg_desc.json" >/dev/null
+pg "http://127.0.0.1:$PG/v2/aggs/ticker/$tk/range/1/day/1704085200000/1704862800000?sort=desc&apiKey=$TOKEN" "$work/pg_desc.json" >/dev/null
 py '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -371,11 +318,11 @@ assert ts == sorted(ts, reverse=True) and ts[0] <= 1704862800000 and ts[-1] >= 1
 assert "next_url" not in d
 ' "$work/pg_desc.json"
 # 401 unknown key, 401 no key, 403 plan timeframe, 403 ticker outside the plan.
-[[ $(pg "http://127.0.0.1:$PG/v2/aggs/ticker/$tk/range/1/day/2024-01-02/2024-01-05?apiKey=x$KEY" "$work/pg_401.json") == 401 ]]
+[[ $(pg "http://127.0.0.1:$PG/v2/aggs/ticker/$tk/range/1/day/2024-01-02/2024-01-05?apiKey=x$TOKEN" "$work/pg_401.json") == 401 ]]
 [[ $(pg "http://127.0.0.1:$PG/v2/aggs/ticker/$tk/range/1/day/2024-01-02/2024-01-05" "$work/pg_401b.json") == 401 ]]
-[[ $(pg "http://127.0.0.1:$PG/v2/aggs/ticker/$tk/range/1/day/2020-01-02/2024-01-05?apiKey=$KEY" "$work/pg_403.json") == 403 ]]
+[[ $(pg "http://127.0.0.1:$PG/v2/aggs/ticker/$tk/range/1/day/2020-01-02/2024-01-05?apiKey=$TOKEN" "$work/pg_403.json") == 403 ]]
 last=$("$EMU" truth --personality polygon --api tickers --seed 11 --symbols 25 | awk -F, 'NR == 22 { print $1 }')
-[[ $(pg "http://127.0.0.1:$PG/v2/aggs/ticker/$last/range/1/day/2024-01-02/2024-01-05?apiKey=$KEY" "$work/pg_403b.json") == 403 ]]
+[[ $(pg "http://127.0.0.1:$PG/v2/aggs/ticker/$last/range/1/day/2024-01-02/2024-01-05?apiKey=$TOKEN" "$work/pg_403b.json") == 403 ]]
 py '
 import json, sys
 a, b, c, d = (json.load(open(p)) for p in sys.argv[1:5])
@@ -386,9 +333,9 @@ assert d["status"] == "NOT_AUTHORIZED" and d["message"] == "You are not entitled
 ' "$work/pg_401.json" "$work/pg_401b.json" "$work/pg_403.json" "$work/pg_403b.json"
 # 5 per window: 4 more served (the desc call was the first), then 429 without Retry-After.
 for i in 1 2 3 4; do
-  [[ $(pg "http://127.0.0.1:$PG/v3/reference/tickers?limit=1&apiKey=$KEY" "$work/pg_l$i.json") == 200 ]] || fail "call $i under the limit: $(cat "$work/pg_l$i.json")"
+  [[ $(pg "http://127.0.0.1:$PG/v3/reference/tickers?limit=1&apiKey=$TOKEN" "$work/pg_l$i.json") == 200 ]] || fail "call $i under the limit: $(cat "$work/pg_l$i.json")"
 done
-[[ $(pg "http://127.0.0.1:$PG/v3/reference/tickers?limit=1&apiKey=$KEY" "$work/pg_429.json") == 429 ]] || fail "expected 429: $(cat "$work/pg_429.json")"
+[[ $(pg "http://127.0.0.1:$PG/v3/reference/tickers?limit=1&apiKey=$TOKEN" "$work/pg_429.json") == 429 ]] || fail "expected 429: $(cat "$work/pg_429.json")"
 if grep -qi '^retry-after' "$work/pg_429.json.h"; then fail "polygon 429 must not carry Retry-After"; fi
 py '
 import json, sys
@@ -408,7 +355,7 @@ assert all(r["http_status"] == 200 for r in recs if r["outcome"] == "ok")
 stop_servers
 
 # --- binance ---------------------------------------------------------------------------------
-start_server bn --personality binance --seed 13 --symbols 6 --last-date 20240628 \
+start bn --personality binance --seed 13 --symbols 6 --last-date 20240628 \
   --weight-limit 40 --minute-seconds 2
 BN=$PORT
 bn() {

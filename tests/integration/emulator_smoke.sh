@@ -7,70 +7,10 @@ set -euo pipefail
 
 EMU=${1:?usage: emulator_smoke.sh PATH/TO/finsync-emulator}
 TOKEN="smoke-Secret-t0ken-$$"
+NAME=emulator_smoke
 # The server writes one audit line per request before answering it, so when curl has the
 # answer, the line is there.
-
-fail() {
-  echo "emulator_smoke: FAIL: $*" >&2
-  exit 1
-}
-trap 'echo "emulator_smoke: FAIL: command failed at line $LINENO" >&2' ERR
-
-[[ -x $EMU ]] || fail "not an executable: $EMU"
-command -v curl >/dev/null || fail "curl is required"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/emulator_smoke.XXXXXX")
-pids=()
-names=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# stop_servers: SIGTERM every server; each must exit 0 with nothing from a sanitizer on stderr.
-stop_servers() {
-  local i pid name status
-  for i in "${!pids[@]}"; do
-    pid=${pids[$i]}
-    name=${names[$i]}
-    kill "$pid" 2>/dev/null || true
-    status=0
-    wait "$pid" || status=$?
-    [[ $status == 0 ]] || fail "server '$name' exited with status $status: $(cat "$work/$name.err")"
-    if grep -qE 'Sanitizer|runtime error' "$work/$name.err"; then
-      fail "server '$name' stderr: $(cat "$work/$name.err")"
-    fi
-  done
-  pids=()
-  names=()
-}
-
-# start_server NAME [serve options...]: sets PORT; the audit log is $work/NAME.audit.
-start_server() {
-  local name=$1
-  shift
-  "$EMU" serve --port 0 --port-file "$work/$name.port" --audit-log "$work/$name.audit" \
-    --token "$TOKEN" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  local pid=$!
-  pids+=("$pid")
-  names+=("$name")
-  local i
-  for ((i = 0; i < 200; i++)); do
-    [[ -s $work/$name.port ]] && break
-    kill -0 "$pid" 2>/dev/null || fail "server '$name' exited early: $(cat "$work/$name.err")"
-    sleep 0.05
-  done
-  [[ -s $work/$name.port ]] || fail "server '$name' wrote no port file within 10 s"
-  PORT=$(<"$work/$name.port")
-  [[ $PORT =~ ^[0-9]+$ ]] || fail "bad port file content: '$PORT'"
-  grep -q "^finsync-emulator listening on http://127.0.0.1:$PORT\$" "$work/$name.out" ||
-    fail "no 'listening on' line for port $PORT"
-}
+source "$(dirname "$0")/emulator_lib.sh"
 
 # post PORT JSON: prints the response body.
 post() {
@@ -83,8 +23,6 @@ items_to_csv() {
   sed -e 's/.*"items":\[\[//' -e 's/\]\],"has_more".*//' -e 's/\],\[/\n/g' |
     sed -e 's/"//g' -E -e 's/^([^,]*),([0-9]{4})([0-9]{2})([0-9]{2}),/\1,\2-\3-\4,/'
 }
-
-audit_lines() { awk 'END { print NR }' "$1"; }
 
 # --- server A: no limits -----------------------------------------------------------------
 start_server a --seed 7 --symbols 50
@@ -156,10 +94,10 @@ body=$(post "$B" "$req_other")
 requests_b=5
 
 # --- audit logs ------------------------------------------------------------------------------
-[[ $(audit_lines "$work/a.audit") == "$requests_a" ]] ||
-  fail "audit log a: $(audit_lines "$work/a.audit") lines for $requests_a requests"
-[[ $(audit_lines "$work/b.audit") == "$requests_b" ]] ||
-  fail "audit log b: $(audit_lines "$work/b.audit") lines for $requests_b requests"
+[[ $(lines "$work/a.audit") == "$requests_a" ]] ||
+  fail "audit log a: $(lines "$work/a.audit") lines for $requests_a requests"
+[[ $(lines "$work/b.audit") == "$requests_b" ]] ||
+  fail "audit log b: $(lines "$work/b.audit") lines for $requests_b requests"
 for log in "$work/a.audit" "$work/b.audit"; do
   if grep -qF "$TOKEN" "$log"; then fail "the token appears in $log"; fi
 done

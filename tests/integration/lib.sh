@@ -58,6 +58,15 @@ http: { connect_timeout: 2s, timeout: ${HTTP_TIMEOUT:-10s} }
 YAML
 }
 
+# tushare_limit WS WINDOW: WS gets a copy of the built-in tushare provider whose account limit
+# is WINDOW instead (a YAML flow map, e.g. "{ scope: account, limit: 8, per: 1s }").
+tushare_limit() {
+  sed "s/  - { scope: account, limit: 200, per: 1m }/  - $2/" "$SOURCE_DIR/providers/tushare.yaml" \
+    >"$1/providers/tushare.yaml"
+  grep -qF -- "  - $2" "$1/providers/tushare.yaml" ||
+    fail "tushare override not written: the built-in account limit is no longer 200 per 1m"
+}
+
 # write_plan FILE NAME SINK_KIND START END [extra YAML lines]
 write_plan() {
   local file=$1 name=$2 kind=$3 start=$4 end=$5

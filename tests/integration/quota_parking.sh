@@ -12,9 +12,7 @@ TRUTH_ROWS=$(($(wc -l <"$WORK/truth.csv") - 1))
 
 setup_ws() {  # DIR EMULATOR_PORT
   new_workspace "$1"
-  sed "s/  - { scope: account, limit: 200, per: 1m }/  - { scope: endpoint, endpoint: daily, limit: $QUOTA, per: ${DAY_S}s, align: epoch, quota: true }/" \
-    "$SOURCE_DIR/providers/tushare.yaml" >"$1/providers/tushare.yaml"
-  grep -q "limit: $QUOTA, per: ${DAY_S}s, align: epoch" "$1/providers/tushare.yaml" || fail "override not written"
+  tushare_limit "$1" "{ scope: endpoint, endpoint: daily, limit: $QUOTA, per: ${DAY_S}s, align: epoch, quota: true }"
   write_plan "$1/plans/quota.yaml" quota parquet 2016-01-01 2016-12-31 "split: { window: 2m }"
 }
 
@@ -64,6 +62,25 @@ parked=$("$FINSYNC" -w "$WORK/a" status quota | awk '$1 == "quota" { print $6 }'
 grep -Eq "^  parked until [0-9-]+ [0-9:]+ UTC$" "$WORK/status.out" || fail "status: no resume time: $(cat "$WORK/status.out")"
 grep -Eq "^limit tushare +default daily $QUOTA/${DAY_S}s@epoch +[0-9]+/$QUOTA used, resets in " "$WORK/status.out" ||
   fail "status: no quota window line: $(cat "$WORK/status.out")"
+# The ETA: one request per task left (pending and parked); under the quota window, what still
+# fits this day goes at once, the rest waits for the reset and a day per QUOTA after that
+# (recomputed here from the window's line, rounded to 0.1 s as printed).
+left=$(awk '$1 == "quota" { print $4 + $5 + $6 }' "$WORK/status.out")
+eta=$(grep -E "^  eta +[0-9.]+s for $left requests: bound by " "$WORK/status.out") ||
+  fail "status: no eta line for $left requests: $(cat "$WORK/status.out")"
+window="limit default daily $QUOTA/${DAY_S}s@epoch"
+case $eta in
+  *"bound by $window"*) limit_s=$(awk '{ sub(/s$/, "", $2); print $2 }' <<<"$eta") ;;
+  *"bound by the last run's rate, "*"($window allows "*) limit_s=$(sed -E 's/.* allows ([0-9.]+)s\)$/\1/' <<<"$eta") ;;
+  *) fail "status: the eta does not name the quota window: $eta" ;;
+esac
+awk -v line="$(grep -E "^limit tushare +default daily" "$WORK/status.out")" -v left="$left" -v q=$QUOTA \
+  -v d=$DAY_S -v got="$limit_s" 'BEGIN {
+    match(line, /[0-9]+\/[0-9]+ used/); split(substr(line, RSTART, RLENGTH), u, "/"); used = u[1] + 0
+    match(line, /resets in [0-9.]+s/); reset = substr(line, RSTART + 10, RLENGTH - 11) + 0
+    rest = left - (q - used); want = rest <= 0 ? 0 : reset + (int((rest + q - 1) / q) - 1) * d
+    if (got - want > 0.2 || want - got > 0.2) { print "eta under the limits " got "s, expected " want "s"; exit 1 }
+  }' || fail "status: $eta"
 day_of() { awk -v d=$DAY_S -v t="$1" 'BEGIN { print int(t / d) }'; }
 before=$(grep -c '"api_name":"daily"' "$a_AUDIT")
 # The quota was spent in the day of the first run's last request.

@@ -10,8 +10,7 @@ start_emulator emu --seed $SEED --symbols $SYMBOLS --per-minute $RATE --minute-s
 export TUSHARE_URL="http://127.0.0.1:$emu_PORT" TUSHARE_TOKEN="$TOKEN"
 WS="$WORK/ws"
 new_workspace "$WS"
-sed "s/  - { scope: account, limit: 200, per: 1m }/  - { scope: account, limit: $RATE, per: 1s }/" \
-  "$SOURCE_DIR/providers/tushare.yaml" >"$WS/providers/tushare.yaml"
+tushare_limit "$WS" "{ scope: account, limit: $RATE, per: 1s }"
 write_plan "$WS/plans/two.yaml" two parquet 2016-01-01 2016-12-31 "split: { window: 1m }"
 "$EMULATOR" truth --api daily --seed $SEED --symbols $SYMBOLS --start 20160101 --end 20161231 >"$WORK/truth.csv"
 daily() { grep -c '"api_name":"daily"' "$emu_AUDIT" || true; }

@@ -75,8 +75,10 @@ elapsed=$(($(date +%s) - t0))
 echo "hanging provider detected in ${elapsed}s"
 
 # 3: finished with dead tasks. A definition that declares ts_code as an integer cannot map
-# the provider's rows: every data task dies with a clear error.
-sed 's/      ts_code: string$/      ts_code: int64/' "$SOURCE_DIR/providers/tushare.yaml" >"$WS/providers/tushare.yaml"
+# the provider's rows: every data task dies with a clear error. (Answers by date need ts_code
+# to be a string column, so that strategy is left out.)
+sed -e 's/      ts_code: string$/      ts_code: int64/' -e 's/, date_all_symbols]/]/' -e '/date_all_symbols: {/d' \
+  "$SOURCE_DIR/providers/tushare.yaml" >"$WS/providers/tushare.yaml"
 cat >"$WORK/dead.yaml" <<YAML
 name: dead
 provider: tushare

@@ -223,29 +223,28 @@ void report_progress(RunState& rs) {
 }
 
 // Replaces the next pending windows of a parameter set with one wider window, in the state store
-// first (atomically: resume sees the same tasks), then in the queue.
+// first (atomically: resume sees the same tasks), then in the queue. The parts leave the queue
+// before the store is asked, so that no worker takes one meanwhile.
 asio::awaitable<void> widen(RunState& rs, const plan::Widening& w, int64_t rows) {
+  auto is_part = [&w](const Task& t) {
+    return std::any_of(w.parts.begin(), w.parts.end(), [&](const Task& p) { return p.id == t.id; });
+  };
+  std::erase_if(rs.queue, is_part);
   auto job = [&rs, &w]() { return rs.deps.store.merge_tasks(w.parts, w.merged); };
   Result<bool> merged = co_await run_blocking(rs.deps.store_thread, job);
-  if (!merged) {
-    rs.stop_with(Outcome::internal, merged.error().message);
+  if (!merged || !*merged) {
+    // Not merged (a part was taken by another process, or the store failed): as they were.
+    for (auto it = w.parts.rbegin(); it != w.parts.rend(); ++it) rs.queue.push_front(*it);
+    if (!merged) rs.stop_with(Outcome::internal, merged.error().message);
     co_return;
   }
-  if (!*merged) co_return;  // a part was taken meanwhile: the windows stay as they are
-  auto first = std::find_if(rs.queue.begin(), rs.queue.end(),
-                            [&](const Task& t) { return t.id == w.parts.front().id; });
-  *first = w.merged;
-  std::erase_if(rs.queue, [&](const Task& t) {
-    return std::any_of(w.parts.begin() + 1, w.parts.end(),
-                       [&](const Task& p) { return p.id == t.id; });
-  });
+  rs.queue.push_front(w.merged);
   const int64_t fewer = int64_t(w.parts.size()) - 1;
   rs.run.tasks_total -= fewer;
   rs.progress.tasks_total -= fewer;
-  spdlog::info(
-      "{} rows, far under the cap: {} windows of {} widened into {}", rows, w.parts.size(),
-      plan::task_symbol(w.merged).empty() ? w.merged.params_json : plan::task_symbol(w.merged),
-      w.merged.id);
+  const std::string symbol = plan::task_symbol(w.merged);
+  spdlog::info("{} rows, far under the cap: {} windows of {} widened into {}", rows, w.parts.size(),
+               symbol.empty() ? w.merged.params_json : symbol, w.merged.id);
 }
 
 asio::awaitable<void> run_task(RunState& rs, Task task) {

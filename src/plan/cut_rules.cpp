@@ -68,11 +68,17 @@ std::optional<Widening> CutRules::widen_after(const state::Task& done, int64_t r
   if (param_set(done).kind == ParamSet::Kind::all) return std::nullopt;  // one day by design
   const int64_t days = cal_->count(done.start_day, done.end_day);
   if (days == 0) return std::nullopt;
+  // The queue is in window order across parameter sets, so a set's next windows lie within as
+  // many tasks as there are sets; the look stays bounded on plans of millions of tasks.
+  constexpr size_t kLookAhead = 50'000;
   std::vector<const state::Task*> next;
-  for (const auto& t : queue)
-    if (t.params_json == done.params_json && t.state == state::TaskState::pending &&
-        t.attempts == 0 && t.start_day > done.end_day)
+  const size_t look = std::min(queue.size(), kLookAhead);
+  for (size_t i = 0; i < look; ++i) {
+    const state::Task& t = queue[i];
+    if (t.start_day > done.end_day && t.state == state::TaskState::pending && t.attempts == 0 &&
+        t.params_json == done.params_json)
       next.push_back(&t);
+  }
   std::sort(next.begin(), next.end(),
             [](const state::Task* a, const state::Task* b) { return a->start_day < b->start_day; });
   Widening w;

@@ -44,7 +44,8 @@ class CutRules {
   // After `done` answered with `rows` rows, far under the cap (a quarter or less): the next
   // pending windows of its parameter set in `queue` (never tried, contiguous) merged into one,
   // at most four times `done`'s trading days and expected, at `done`'s density, to fill at most
-  // half the cap. Nothing when fewer than two windows would merge.
+  // half the cap. Nothing when fewer than two windows would merge. Looks at the first 50,000
+  // queued tasks.
   std::optional<Widening> widen_after(const state::Task& done, int64_t rows,
                                       const std::deque<state::Task>& queue) const;
 

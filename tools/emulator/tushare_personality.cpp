@@ -17,7 +17,8 @@ namespace {
 constexpr std::string_view kMsgBadToken = "您的token不对，请确认。";
 constexpr std::string_view kMsgUnknownApi = "接口名称不正确";
 // The real API's answer to a ts_code list it will not take (reported for lists of thousands).
-constexpr std::string_view kMsgServerError = "服务器错误，请稍后再试！期待您能把错误反馈给我们，谢谢！";
+constexpr std::string_view kMsgServerError =
+    "服务器错误，请稍后再试！期待您能把错误反馈给我们，谢谢！";
 constexpr std::string_view kRateDocUrl = "https://tushare.pro/document/1?doc_id=108";
 
 std::string minute_message(std::uint64_t n) {

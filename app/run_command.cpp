@@ -101,7 +101,8 @@ int print_estimate(asio::io_context& io, const config::PlanDef& plan,
                      est->tasks_done);
   out += fmt::format("  {:<10} {} data requests of weight {} (plus metadata: symbols, calendar)\n",
                      "requests", est->requests, est->weight);
-  out += fmt::format("  {:<10} about {} (one per trading day per symbol)\n", "rows", est->rows);
+  out += fmt::format("  {:<10} about {} to land (one per trading day per listed symbol)\n", "rows",
+                     est->rows);
   out += fmt::format("  {:<10} about {:.1f} MiB\n", "bytes", double(est->bytes) / 1048576.0);
   out += fmt::format("  {:<10} about {} under the limits of account {}/{}{}\n", "time",
                      report::format_duration(est->seconds), limits.provider, limits.account,

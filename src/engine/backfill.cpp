@@ -202,7 +202,7 @@ RecordBatch rows_in_window(const config::EndpointDef& ep, const RecordBatch& bat
 // A task died of a permanent answer: stop the run when the provider refuses the plan as a whole.
 void refused(RunState& rs, const Task& task) {
   if (rs.refusals_to_stop == 0) return;
-  const std::string symbol = plan::task_symbol(task);
+  const std::string symbol = plan::label(plan::param_set(task));
   auto& seen = rs.refused_symbols;
   if (std::find(seen.begin(), seen.end(), symbol) == seen.end()) seen.push_back(symbol);
   if (seen.size() < rs.refusals_to_stop) return;
@@ -242,9 +242,8 @@ asio::awaitable<void> widen(RunState& rs, const plan::Widening& w, int64_t rows)
   const int64_t fewer = int64_t(w.parts.size()) - 1;
   rs.run.tasks_total -= fewer;
   rs.progress.tasks_total -= fewer;
-  const std::string symbol = plan::task_symbol(w.merged);
   spdlog::info("{} rows, far under the cap: {} windows of {} widened into {}", rows, w.parts.size(),
-               symbol.empty() ? w.merged.params_json : symbol, w.merged.id);
+               plan::label(plan::param_set(w.merged)), w.merged.id);
 }
 
 asio::awaitable<void> run_task(RunState& rs, Task task) {
@@ -606,7 +605,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   rs.parked = still_parked;
   if (!ever_succeeded) {
     std::vector<std::string> queued;
-    for (const auto& t : rs.queue) queued.push_back(plan::task_symbol(t));
+    for (const auto& t : rs.queue) queued.push_back(plan::label(plan::param_set(t)));
     std::sort(queued.begin(), queued.end());
     const auto distinct = size_t(std::unique(queued.begin(), queued.end()) - queued.begin());
     rs.refusals_to_stop = std::min(kRefusedSymbolsToStop, distinct);

@@ -111,6 +111,20 @@ state::Task make_task(const std::string& plan, const std::string& symbol_param, 
   return t;
 }
 
+std::string label(const ParamSet& ps) {
+  switch (ps.kind) {
+    case ParamSet::Kind::none:
+      return "";
+    case ParamSet::Kind::symbol:
+      return ps.symbols[0];
+    case ParamSet::Kind::symbols:
+      return fmt::format("{} and {} more", ps.symbols.front(), ps.symbols.size() - 1);
+    case ParamSet::Kind::all:
+      return "every symbol";
+  }
+  return "";
+}
+
 std::string request_symbols(const ParamSet& ps, const std::string& separator) {
   if (ps.kind == ParamSet::Kind::symbol) return ps.symbols[0];
   if (ps.kind != ParamSet::Kind::symbols) return "";

@@ -37,6 +37,9 @@ std::string task_id(const std::string& plan, const ParamSet& ps, int32_t start, 
 state::Task make_task(const std::string& plan, const std::string& symbol_param, const ParamSet& ps,
                       int32_t start, int32_t end);
 
+// How logs name the set: the symbol, "FIRST and N more", "every symbol", or "".
+std::string label(const ParamSet& ps);
+
 // What a request sends for the set: the symbol, the list joined by `separator`, or "".
 std::string request_symbols(const ParamSet& ps, const std::string& separator);
 

@@ -246,6 +246,8 @@ TEST(CheapestPlan, ParamSetsRoundTrip) {
   EXPECT_EQ(t.params_json, R"({"ts_code":["A","B"]})");
   EXPECT_EQ(param_set(t), ParamSet::list({"A", "B"}));
   EXPECT_EQ(request_symbols(param_set(t), ","), "A,B");
+  EXPECT_EQ(label(param_set(t)), "A and 1 more");
+  EXPECT_EQ(label(ParamSet::all(0)), "every symbol");
   EXPECT_EQ(task_symbol(t), "");
   t = make_task("p", "ts_code", ParamSet::all(3), d("2015-01-05"), d("2015-01-05"));
   EXPECT_EQ(param_set(t), ParamSet::all(3));

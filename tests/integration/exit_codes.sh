@@ -86,6 +86,7 @@ endpoint: daily
 universe: { symbols: [600000.SH, 000001.SZ] }
 range: { start: 2016-01-01, end: 2016-03-31 }
 sink: { kind: duckdb, table: dead }
+split: { strategy: symbol_window }   # one task per symbol: one dies, one lands nothing
 YAML
 TUSHARE_URL="http://127.0.0.1:$emu_PORT" expect_exit 3 dead "$FINSYNC" -w "$WS" run "$WORK/dead.yaml"
 grep -q "column ts_code: value '.*' is not valid: expected int64" "$WORK/dead.err" || fail "dead message: $(cat "$WORK/dead.err")"

@@ -97,17 +97,27 @@ int print_estimate(asio::io_context& io, const config::PlanDef& plan,
     return exit_code_for(est.error());
   }
   std::string out = fmt::format("plan {}: estimate before any data request\n", plan.name);
-  out += fmt::format("  {:<10} {} still to fetch ({} already landed)\n", "tasks", est->requests,
+  out += fmt::format("  {:<10} {} still to fetch ({} already landed)\n", "tasks", est->tasks,
                      est->tasks_done);
   out += fmt::format("  {:<10} {} data requests of weight {} (plus metadata: symbols, calendar)\n",
                      "requests", est->requests, est->weight);
-  out += fmt::format("  {:<10} about {} (one per trading day per symbol)\n", "rows", est->rows);
+  out += fmt::format("  {:<10} about {} to land (one per trading day per listed symbol)\n", "rows",
+                     est->rows);
   out += fmt::format("  {:<10} about {:.1f} MiB\n", "bytes", double(est->bytes) / 1048576.0);
   out += fmt::format("  {:<10} about {} under the limits of account {}/{}{}\n", "time",
                      report::format_duration(est->seconds), limits.provider, limits.account,
                      est->binding.empty() ? "" : fmt::format(" (pace set by {})", est->binding));
   for (const auto& [window, secs] : est->per_window)
     out += fmt::format("  {:<10} {}: {}\n", "window", window, report::format_duration(secs));
+  out += fmt::format("  {:<10} {} ({})\n", "strategy", est->strategy,
+                     plan.split_strategy.empty()
+                         ? fmt::format("the fewest requests of {} priced", est->strategies.size())
+                         : std::string("the plan's split.strategy"));
+  for (const auto& s : est->strategies)
+    out += fmt::format("  {:<10} {:<17} {:>9} requests {:>12} rows fetched  {}{}\n", "split",
+                       s.name, s.requests, s.rows_fetched, report::format_duration(s.seconds),
+                       s.chosen ? "  <- chosen" : "");
+  if (!est->note.empty()) out += fmt::format("  {:<10} {}\n", "note", est->note);
   std::fputs(out.c_str(), stdout);
   return kDone;
 }

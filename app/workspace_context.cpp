@@ -154,6 +154,12 @@ Result<void> check_plan(const Context& ctx, const config::PlanDef& plan) {
                            k, ep->name, fmt::join(names, ", "),
                            hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
+  if (!plan.split_strategy.empty() && !ep->split.allows(plan.split_strategy))
+    return fail(ErrorKind::invalid_input,
+                fmt::format("{}: value '{}' is not valid: expected auto or a strategy endpoint {} "
+                            "declares ({})",
+                            plan.split_strategy_where, plan.split_strategy, ep->name,
+                            fmt::join(ep->split.strategies, ", ")));
   return {};
 }
 

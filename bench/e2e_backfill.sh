@@ -24,7 +24,7 @@ endpoint: daily
 universe: { from: stock_basic }
 range: { start: 2015-01-01, end: 2024-12-31 }
 sink: { kind: parquet, path: bench, partition_by: [ts_code, year] }
-split: { window: 1y }
+split: { window: 1y, strategy: symbol_window }   # the cut the figures below were measured with
 YAML
 echo "http: { timeout: 60s }" >"$W/ws/finsync.yaml"
 # Limits off: an account override without rate limits.

@@ -65,8 +65,16 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
   if (s.has("partition_by")) p.sink.partition_by = s.str_list("partition_by");
   if (r.has("split")) {
     MapReader sp(r.loc_of("split"), r.get("split"));
-    sp.allow_only({"window"});
-    p.split_window = sp.split_window("window");
+    sp.allow_only({"window", "strategy"});
+    if (sp.has("window")) p.split_window = sp.split_window("window");
+    if (sp.has("strategy")) {
+      p.split_strategy =
+          sp.choice("strategy", {"auto", "symbol_window", "symbol_list", "date_all_symbols"});
+      const YAML::Mark m = sp.get("strategy").Mark();
+      p.split_strategy_where =
+          fmt::format("{}:{}:{}: split.strategy", file, m.line + 1, m.column + 1);
+      if (p.split_strategy == "auto") p.split_strategy.clear();
+    }
   }
   p.concurrency = static_cast<int>(r.integer_or("concurrency", 0, 1));
   return p;

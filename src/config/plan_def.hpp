@@ -34,9 +34,12 @@ struct PlanDef {
   std::vector<std::pair<std::string, std::string>> params;  // fixed extra request params
   SinkDef sink;
   std::string split_window;  // overrides the endpoint's split window when set
-  int concurrency = 0;       // 0 = workspace default
-  std::string source;        // file
-  std::string text;          // the file as written, stored with the plan
+  // A strategy the endpoint declares, to use instead of the cheapest ("" = the cheapest).
+  std::string split_strategy;
+  std::string split_strategy_where;  // file:line:col: split.strategy, for errors
+  int concurrency = 0;               // 0 = workspace default
+  std::string source;                // file
+  std::string text;                  // the file as written, stored with the plan
 };
 
 // The keys a plan's `sink:` block accepts, and which of them hold lists. `finsync plan add

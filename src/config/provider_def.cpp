@@ -1,6 +1,7 @@
 #include "config/provider_def.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -110,6 +111,100 @@ ColumnDef parse_column(const MapReader& cols, const std::string& name) {
           fmt::format("value '{}' is not valid: timestamps take format epoch_ms or epoch_s",
                       c.format));
   return c;
+}
+
+constexpr std::array<std::string_view, 3> kStrategies = {"symbol_window", "symbol_list",
+                                                         "date_all_symbols"};
+
+// split.strategies and the sections of the strategies that need one. The endpoint's params,
+// columns and symbol_param are read already.
+void parse_split_strategies(const MapReader& s, EndpointDef& e) {
+  for (const std::string_view key : {"symbol_list", "date_all_symbols"})
+    if (s.has(key) && !s.has("strategies"))
+      raise(s.loc_of(key), s.get(key).Mark(),
+            fmt::format("configures a strategy, but split.strategies is not given; expected "
+                        "strategies: [symbol_window, {}]",
+                        key));
+  if (!s.has("strategies")) return;
+  const YAML::Node seq = s.get("strategies");
+  const Loc loc = s.loc_of("strategies");
+  if (e.split_by != "time")
+    raise(loc, seq.Mark(),
+          "strategies apply to splits by time window; 'by: symbol' makes one task per symbol "
+          "over the whole range");
+  if (e.symbol_param.empty())
+    raise(loc, seq.Mark(),
+          "strategies choose how to group symbols: the endpoint needs a symbol_param");
+  const std::vector<std::string> names = s.str_list("strategies");
+  if (names.empty()) raise(loc, seq.Mark(), "expected at least one strategy");
+  const std::vector<std::string> all(kStrategies.begin(), kStrategies.end());
+  e.split.strategies.clear();
+  for (size_t i = 0; i < names.size(); ++i) {
+    const Loc item{loc.file, fmt::format("{}[{}]", loc.path, i)};
+    const YAML::Mark mark = seq.IsSequence() ? seq[i].Mark() : seq.Mark();
+    if (std::find(all.begin(), all.end(), names[i]) == all.end()) {
+      const std::string hint = closest_match(names[i], all);
+      raise(item, mark,
+            fmt::format("value '{}' is not valid: expected one of {}{}", names[i],
+                        fmt::join(all, ", "),
+                        hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+    }
+    if (e.split.allows(names[i]))
+      raise(item, mark, fmt::format("value '{}' is listed twice", names[i]));
+    e.split.strategies.push_back(names[i]);
+  }
+  for (const std::string_view key : {"symbol_list", "date_all_symbols"}) {
+    if (s.has(key) && !e.split.allows(key))
+      raise(s.loc_of(key), s.get(key).Mark(),
+            fmt::format("is given, but split.strategies does not list {}", key));
+    if (!s.has(key) && e.split.allows(key))
+      raise(loc, seq.Mark(),
+            fmt::format("lists {0}, but split.{0} is missing (expected {1})", key,
+                        key == "symbol_list" ? "{ max: N } and optionally param, separator"
+                                             : "{ param: <a date parameter> } and optionally "
+                                               "universe, symbol_column"));
+  }
+  if (s.has("symbol_list")) {
+    MapReader l(s.loc_of("symbol_list"), s.get("symbol_list"));
+    l.allow_only({"param", "separator", "max"});
+    e.split.list_param = l.str_or("param", e.symbol_param);
+    if (e.param(e.split.list_param) == nullptr)
+      raise(l.has("param") ? l.loc_of("param") : l.loc(),
+            l.has("param") ? l.get("param").Mark() : l.node().Mark(),
+            fmt::format("value '{}' is not valid: expected the name of a parameter of this "
+                        "endpoint",
+                        e.split.list_param));
+    e.split.list_separator = l.str_or("separator", ",");
+    if (e.split.list_separator.empty())
+      raise(l.loc_of("separator"), l.get("separator").Mark(),
+            "value '' is not valid: expected a non-empty separator such as ','");
+    e.split.list_max = l.integer("max", 2);
+  }
+  if (s.has("date_all_symbols")) {
+    MapReader d(s.loc_of("date_all_symbols"), s.get("date_all_symbols"));
+    d.allow_only({"param", "universe", "symbol_column"});
+    e.split.date_param = d.str("param");
+    const ParamDef* p = e.param(e.split.date_param);
+    if (p == nullptr || p->type != "date")
+      raise(d.loc_of("param"), d.get("param").Mark(),
+            fmt::format("value '{}' is not valid: expected the name of a date parameter of this "
+                        "endpoint",
+                        e.split.date_param));
+    e.split.universe = d.str_or("universe", "");
+    e.split.symbol_column = d.str_or("symbol_column", e.symbol_param);
+    const bool is_string_column =
+        std::any_of(e.columns.begin(), e.columns.end(), [&](const ColumnDef& c) {
+          return c.name == e.split.symbol_column && c.type == DataType::string;
+        });
+    if (!is_string_column)
+      raise(d.has("symbol_column") ? d.loc_of("symbol_column") : d.loc(),
+            d.has("symbol_column") ? d.get("symbol_column").Mark() : d.node().Mark(),
+            fmt::format("value '{}' is not valid: expected a string column of this endpoint "
+                        "that names each row's symbol",
+                        e.split.symbol_column));
+    e.split_universe_where = where_of(d.has("universe") ? d.loc_of("universe") : d.loc(),
+                                      d.has("universe") ? d.get("universe") : d.node());
+  }
 }
 
 EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const RequestDef& req,
@@ -235,9 +330,10 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
   }
   if (r.has("split")) {
     MapReader s(r.loc_of("split"), r.get("split"));
-    s.allow_only({"by", "window"});
+    s.allow_only({"by", "window", "strategies", "symbol_list", "date_all_symbols"});
     e.split_by = s.choice("by", {"time", "symbol"}, "time");
     if (s.has("window")) e.split_window = s.split_window("window");
+    parse_split_strategies(s, e);
   }
   if (r.has("universe")) {
     MapReader u(r.loc_of("universe"), r.get("universe"));
@@ -354,6 +450,27 @@ ProviderDef parse_provider_node(const YAML::Node& root, const std::string& file)
     d.open_column = c.str("open_column");
     p.calendar = d;
   }
+  // date_all_symbols names (or defaults to) the endpoint listing every symbol.
+  std::vector<std::string> universes;
+  for (const auto& [n, ep] : p.endpoints)
+    if (ep.universe) universes.push_back(n);
+  for (auto& [n, ep] : p.endpoints) {
+    if (!ep.split.allows("date_all_symbols")) continue;
+    if (ep.split.universe.empty() && universes.size() == 1) ep.split.universe = universes[0];
+    const EndpointDef* u = p.endpoint(ep.split.universe);
+    const std::string known =
+        universes.empty() ? "there is none" : fmt::format("{}", fmt::join(universes, ", "));
+    if (ep.split.universe.empty())
+      throw ConfigError{fmt::format(
+          "{}: expected 'universe': the endpoint of this provider that lists every symbol an "
+          "answer by date holds (endpoints with a 'universe' section: {})",
+          ep.split_universe_where, known)};
+    if (u == nullptr || !u->universe)
+      throw ConfigError{
+          fmt::format("{}: value '{}' is not valid: expected an endpoint of this provider with a "
+                      "'universe' section ({})",
+                      ep.split_universe_where, ep.split.universe, known)};
+  }
   for (const auto& l : p.rate_limits)
     if (l.scope == "endpoint" && !p.endpoints.count(l.endpoint))
       throw ConfigError{
@@ -380,6 +497,10 @@ int64_t EndpointDef::weight_for(
   for (const auto& [up_to, w] : weight_steps)
     if (v <= up_to) return w;
   return weight_steps.back().second;
+}
+
+bool SplitDef::allows(std::string_view strategy) const {
+  return std::find(strategies.begin(), strategies.end(), strategy) != strategies.end();
 }
 
 const ParamDef* EndpointDef::param(std::string_view n) const {

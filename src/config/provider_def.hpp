@@ -93,6 +93,26 @@ struct UniverseDef {
   std::vector<std::string> statuses;  // queried one by one; all by default
 };
 
+// How the planner may cut a plan of this endpoint into requests (`split.strategies`); the
+// planner prices each and takes the one that needs the fewest.
+struct SplitDef {
+  // symbol_window | symbol_list | date_all_symbols, as declared: the first wins a tie.
+  std::vector<std::string> strategies = {"symbol_window"};
+  // symbol_list: up to `list_max` symbols in one request, joined by `list_separator` into
+  // `list_param` (by default the symbol parameter: Tushare's comma-separated ts_code).
+  std::string list_param;
+  std::string list_separator = ",";
+  int64_t list_max = 0;
+  // date_all_symbols: one trading day of every symbol through the date parameter `date_param`
+  // (Tushare trade_date); `universe` is the endpoint that lists every symbol such an answer may
+  // hold, `symbol_column` the column naming each row's symbol.
+  std::string date_param;
+  std::string universe;
+  std::string symbol_column;
+
+  bool allows(std::string_view strategy) const;
+};
+
 struct EndpointDef {
   std::string name;
   std::string api_name;  // "{endpoint}" in templates; defaults to name
@@ -109,6 +129,8 @@ struct EndpointDef {
   // time: windows sized by the row cap; symbol: one task per symbol over the whole range, for
   // APIs without window parameters (their rows outside the task's window are dropped).
   std::string split_by = "time";
+  SplitDef split;
+  std::string split_universe_where;  // file:line:col of split.date_all_symbols.universe
   // A parameter holding a bar length ("1h", "15m", "1d"): rows per day for window sizing.
   std::string interval_param;
   PaginationDef pagination;

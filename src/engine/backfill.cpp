@@ -17,6 +17,8 @@
 #include "core/failpoint.hpp"
 #include "engine/blocking.hpp"
 #include "engine/metadata.hpp"
+#include "engine/planning.hpp"
+#include "plan/cut_rules.hpp"
 #include "plan/planner.hpp"
 
 namespace finsync::engine {
@@ -93,6 +95,7 @@ struct RunState {
   // symbol. 0 once a task succeeded: a refusal is then the symbol's own.
   size_t refusals_to_stop = 0;
   std::vector<std::string> refused_symbols{};
+  plan::CutRules rules{};  // re-splits, widening, rows of answers by date
 
   // The first fatal condition wins; every worker stops taking tasks.
   void stop_with(Outcome o, std::string why) {
@@ -177,17 +180,6 @@ asio::awaitable<Result<void>> land(RunState& rs, const RecordBatch& batch, Task&
   co_return mine.result;
 }
 
-// Bars per day of the plan's interval parameter ("1h": 24); 1 without one.
-int64_t rows_per_day(const config::EndpointDef& ep, const provider::Params& params) {
-  if (ep.interval_param.empty()) return 1;
-  for (const auto& [k, v] : params) {
-    std::chrono::milliseconds bar{0};
-    if (k == ep.interval_param && config::parse_duration(v, bar) && bar.count() > 0)
-      return std::max<int64_t>(1, std::chrono::milliseconds(std::chrono::hours(24)) / bar);
-  }
-  return 1;
-}
-
 // An API without window parameters answers with the whole history: keep the task's window.
 RecordBatch rows_in_window(const config::EndpointDef& ep, const RecordBatch& batch,
                            const Task& task) {
@@ -210,7 +202,7 @@ RecordBatch rows_in_window(const config::EndpointDef& ep, const RecordBatch& bat
 // A task died of a permanent answer: stop the run when the provider refuses the plan as a whole.
 void refused(RunState& rs, const Task& task) {
   if (rs.refusals_to_stop == 0) return;
-  const std::string symbol = plan::task_symbol(task);
+  const std::string symbol = plan::label(plan::param_set(task));
   auto& seen = rs.refused_symbols;
   if (std::find(seen.begin(), seen.end(), symbol) == seen.end()) seen.push_back(symbol);
   if (seen.size() < rs.refusals_to_stop) return;
@@ -230,6 +222,30 @@ void report_progress(RunState& rs) {
   if (rs.options.on_progress) rs.options.on_progress(rs.progress);
 }
 
+// Replaces the next pending windows of a parameter set with one wider window, in the state store
+// first (atomically: resume sees the same tasks), then in the queue. The parts leave the queue
+// before the store is asked, so that no worker takes one meanwhile.
+asio::awaitable<void> widen(RunState& rs, const plan::Widening& w, int64_t rows) {
+  auto is_part = [&w](const Task& t) {
+    return std::any_of(w.parts.begin(), w.parts.end(), [&](const Task& p) { return p.id == t.id; });
+  };
+  std::erase_if(rs.queue, is_part);
+  auto job = [&rs, &w]() { return rs.deps.store.merge_tasks(w.parts, w.merged); };
+  Result<bool> merged = co_await run_blocking(rs.deps.store_thread, job);
+  if (!merged || !*merged) {
+    // Not merged (a part was taken by another process, or the store failed): as they were.
+    for (auto it = w.parts.rbegin(); it != w.parts.rend(); ++it) rs.queue.push_front(*it);
+    if (!merged) rs.stop_with(Outcome::internal, merged.error().message);
+    co_return;
+  }
+  rs.queue.push_front(w.merged);
+  const int64_t fewer = int64_t(w.parts.size()) - 1;
+  rs.run.tasks_total -= fewer;
+  rs.progress.tasks_total -= fewer;
+  spdlog::info("{} rows, far under the cap: {} windows of {} widened into {}", rows, w.parts.size(),
+               plan::label(plan::param_set(w.merged)), w.merged.id);
+}
+
 asio::awaitable<void> run_task(RunState& rs, Task task) {
   BackfillDeps& d = rs.deps;
   task.state = TaskState::running;
@@ -239,9 +255,7 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
     rs.stop_with(Outcome::internal, s.error().message);
     co_return;
   }
-  const std::string symbol = plan::task_symbol(task);
-  provider::Params params =
-      provider::task_params(d.endpoint, d.plan.params, symbol, task.start_day, task.end_day);
+  provider::Params params = request_params(d.endpoint, d.plan.params, task);
   const auto t0 = std::chrono::steady_clock::now();
   Result<FetchResult> r = co_await d.fetcher.fetch(d.endpoint, std::move(params));
   task.duration_ms =
@@ -303,6 +317,12 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
     co_return;
   }
   task.requests += r->requests;
+  // The cap applies to the answer as sent; rows outside the task are dropped after.
+  const int64_t fetched = int64_t(r->page.batch.num_rows());
+  if (const plan::ParamSet ps = plan::param_set(task); ps.kind == plan::ParamSet::Kind::all) {
+    const int col = r->page.batch.schema().index_of(d.endpoint.split.symbol_column);
+    r->page.batch = rs.rules.keep_universe(r->page.batch, col, ps.gen);
+  }
   if (d.endpoint.split_by == "symbol")
     r->page.batch = rows_in_window(d.endpoint, r->page.batch, task);
   if (auto f = FINSYNC_FAILPOINT("engine.fetched_not_landed"); !f) {
@@ -313,10 +333,10 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
   const int64_t cap = d.endpoint.max_rows_per_request;
   // A paginated answer is complete when its last page is; only an unpaginated full page may
   // have been cut.
-  if (cap > 0 && d.endpoint.pagination.kind == "none" && int64_t(batch.num_rows()) >= cap) {
+  if (cap > 0 && d.endpoint.pagination.kind == "none" && fetched >= cap) {
     // A full page means the provider may have cut the answer silently: never land it; fetch
-    // the window again in two halves.
-    auto halves = plan::split_in_half(task, rs.calendar);
+    // the window again in smaller parts.
+    auto halves = rs.rules.split_capped(task);
     if (!halves) {
       task.state = TaskState::dead;
       task.last_error = halves.error().message;
@@ -328,8 +348,10 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
       co_return;
     }
     task.state = TaskState::split;
-    spdlog::info("task {}: {} rows hit the cap of {}; splitting into {} and {}", task.id,
-                 batch.num_rows(), cap, (*halves)[0].id, (*halves)[1].id);
+    spdlog::info("task {}: {} rows hit the cap of {}; splitting into {}{}", task.id, fetched, cap,
+                 (*halves)[0].id,
+                 halves->size() == 2 ? fmt::format(" and {}", (*halves)[1].id)
+                                     : fmt::format(" and {} more", halves->size() - 1));
     std::vector<Task> children = *halves;
     auto job = [&d, &task, &children]() { return d.store.split_task(task, children); };
     Result<void> s = co_await run_blocking(d.store_thread, job);
@@ -338,8 +360,8 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
       co_return;
     }
     ++rs.run.tasks_split;
-    ++rs.run.tasks_total;  // the parent gives way to two children
-    ++rs.progress.tasks_total;
+    rs.run.tasks_total += int64_t(halves->size()) - 1;  // the parent gives way to its children
+    rs.progress.tasks_total += int64_t(halves->size()) - 1;
     for (auto it = children.rbegin(); it != children.rend(); ++it) rs.queue.push_front(*it);
     co_return;
   }
@@ -359,6 +381,8 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
   rs.run.bytes += task.bytes;
   rs.progress.rows += task.rows;
   ++rs.progress.tasks_done;
+  if (std::optional<plan::Widening> w = rs.rules.widen_after(task, fetched, rs.queue))
+    co_await widen(rs, *w, fetched);
 }
 
 asio::awaitable<void> nap(std::chrono::milliseconds d) {
@@ -478,17 +502,21 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
       finish(outcome_of(u.error()), u.error().message);
       co_return result;
     }
-    // A resolved universe only grows: names already planned keep their tasks.
-    if (!record.universe_json.empty()) {
-      auto old = universe_from_json(record.universe_json);
-      if (old && plan.universe.from_endpoint.empty() == false) {
-        for (auto& s : *old)
-          if (std::none_of(u->begin(), u->end(), [&](const auto& x) { return x.code == s.code; }))
-            u->push_back(s);
-      }
-    }
-    symbols = std::move(*u);
+    // A resolved universe from an endpoint only grows: names already planned keep their tasks.
+    // Each name keeps its generation; new ones take the next.
+    std::vector<plan::Symbol> old;
+    if (!record.universe_json.empty())
+      if (auto o = universe_from_json(record.universe_json)) old = std::move(*o);
+    symbols = plan::merge_universe(old, std::move(*u), !plan.universe.from_endpoint.empty());
     record.universe_json = universe_to_json(symbols);
+  }
+  // Every symbol an answer by date holds, when the plan's universe is not all of them: fetched
+  // only when the universe is resolved (otherwise nothing new is planned by date).
+  Result<std::optional<std::vector<plan::Symbol>>> market =
+      co_await market_symbols(deps.fetcher, plan, deps.endpoint, symbols, universe_changed);
+  if (!market) {
+    finish(outcome_of(market.error()), market.error().message);
+    co_return result;
   }
   Result<plan::TradingCalendar> cal =
       co_await fetch_calendar(deps.fetcher, plan.start_day, plan.end_day);
@@ -497,6 +525,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     co_return result;
   }
   rs.calendar = std::move(*cal);
+  rs.rules = cut_rules(plan, deps.endpoint, symbols, &rs.calendar);
 
   // 3. Plan what is not covered yet, recover tasks landed but not checkpointed, and queue.
   auto prepare = [&]() -> Result<std::vector<Task>> {
@@ -516,22 +545,14 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
         if (auto u = deps.store.update_task(t); !u) return fail(u.error());
       }
     }
-    plan::PlanInput in;
-    in.plan = plan.name;
-    in.symbol_param = deps.endpoint.symbol_param;
-    in.symbols = symbols;
-    in.start_day = plan.start_day;
-    in.end_day = plan.end_day;
-    in.max_rows = deps.endpoint.max_rows_per_request;
-    in.rows_per_day = rows_per_day(deps.endpoint, plan.params);
-    in.whole_range = deps.endpoint.split_by == "symbol";
-    in.window = plan.split_window.empty() ? deps.endpoint.split_window : plan.split_window;
-    in.calendar = &rs.calendar;
-    std::vector<Task> fresh = plan::plan_tasks(in, *tasks);
-    if (auto n = deps.store.add_tasks(fresh); !n)
+    const plan::PlanInput in =
+        plan_input(plan, deps.endpoint, symbols, *market ? &**market : nullptr, rs.calendar);
+    plan::PlanChoice choice = plan::choose_plan(in, *tasks);
+    if (auto n = deps.store.add_tasks(choice.tasks); !n)
       return fail(n.error());
     else if (*n > 0)
-      spdlog::info("planned {} new tasks", *n);
+      spdlog::info("planned {} new tasks: {}{}", *n, describe_choice(choice),
+                   choice.note.empty() ? "" : "; " + choice.note);
     if (auto n = deps.store.reset_running(plan.name); !n) return fail(n.error());
     auto landed = deps.sink.landed_tasks(landing_key(plan));
     if (!landed) return fail(landed.error());
@@ -584,7 +605,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   rs.parked = still_parked;
   if (!ever_succeeded) {
     std::vector<std::string> queued;
-    for (const auto& t : rs.queue) queued.push_back(plan::task_symbol(t));
+    for (const auto& t : rs.queue) queued.push_back(plan::label(plan::param_set(t)));
     std::sort(queued.begin(), queued.end());
     const auto distinct = size_t(std::unique(queued.begin(), queued.end()) - queued.begin());
     rs.refusals_to_stop = std::min(kRefusedSymbolsToStop, distinct);

@@ -4,6 +4,7 @@
 
 #include "engine/blocking.hpp"
 #include "engine/metadata.hpp"
+#include "engine/planning.hpp"
 #include "plan/planner.hpp"
 
 namespace finsync::engine {
@@ -52,39 +53,64 @@ asio::awaitable<Result<Estimate>> estimate_backfill(EstimateDeps deps,
   } else {
     auto u = co_await resolve_universe(deps.fetcher, plan.universe);
     if (!u) co_return fail(u.error());
-    symbols = std::move(*u);
+    // As a run would keep it: names planned before keep their generation.
+    std::vector<plan::Symbol> old;
+    if (record && !record->universe_json.empty())
+      if (auto o = universe_from_json(record->universe_json)) old = std::move(*o);
+    symbols = plan::merge_universe(old, std::move(*u), !plan.universe.from_endpoint.empty());
   }
   auto cal = co_await fetch_calendar(deps.fetcher, plan.start_day, plan.end_day);
   if (!cal) co_return fail(cal.error());
+  auto market = co_await market_symbols(deps.fetcher, plan, deps.endpoint, symbols, true);
+  if (!market) co_return fail(market.error());
 
-  plan::PlanInput in;
-  in.plan = plan.name;
-  in.symbol_param = deps.endpoint.symbol_param;
-  in.symbols = symbols;
-  in.start_day = plan.start_day;
-  in.end_day = plan.end_day;
-  in.max_rows = deps.endpoint.max_rows_per_request;
-  in.window = plan.split_window.empty() ? deps.endpoint.split_window : plan.split_window;
-  in.calendar = &*cal;
-  std::vector<state::Task> todo = plan::plan_tasks(in, tasks);
-  int64_t seen_rows = 0, seen_bytes = 0;
+  const plan::PlanInput in =
+      plan_input(plan, deps.endpoint, symbols, *market ? &**market : nullptr, *cal);
+  const plan::PlanChoice choice = plan::choose_plan(in, tasks);
+  const plan::RowModel model(in);
   Estimate e;
+  e.weight = deps.endpoint.weight_for(plan.params);
+  // Tasks planned before and not done yet cost the same whatever is chosen for the rest.
+  int64_t seen_rows = 0, seen_bytes = 0, pending_requests = 0, pending_fetched = 0;
   for (const auto& t : tasks) {
     if (t.state == state::TaskState::split) continue;
     if (t.state == state::TaskState::succeeded) {
       ++e.tasks_done;
       seen_rows += t.rows;
       seen_bytes += t.bytes;
-    } else {
-      todo.push_back(t);
+      continue;
     }
+    const plan::TaskRows r = model.rows(t);
+    ++e.tasks;
+    pending_requests += model.requests(t);
+    pending_fetched += r.fetched;
+    e.rows += r.landed;
   }
-  e.requests = int64_t(todo.size());
-  e.weight = deps.endpoint.weight_for(plan.params);
-  for (const auto& t : todo) e.rows += cal->count(t.start_day, t.end_day);
+  e.strategy = std::string(plan::to_string(choice.chosen));
+  e.note = choice.note;
+  e.tasks += int64_t(choice.tasks.size());
+  int64_t fetched = pending_fetched;
+  for (const auto& c : choice.costs) {
+    StrategyEstimate s;
+    s.name = std::string(plan::to_string(c.strategy));
+    s.requests = c.requests + pending_requests;
+    s.rows_fetched = c.rows_fetched + pending_fetched;
+    s.chosen = c.strategy == choice.chosen;
+    Estimate alone;
+    alone.weight = e.weight;
+    alone.requests = s.requests;
+    pace(alone, limits.windows, deps.endpoint.name);
+    s.seconds = alone.seconds;
+    if (s.chosen) {
+      e.requests = s.requests;
+      e.rows += c.rows_landed;
+      fetched = s.rows_fetched;
+    }
+    e.strategies.push_back(std::move(s));
+  }
   // Response bytes per row as seen by earlier runs; a daily bar in JSON is about 120 bytes.
   const double per_row = seen_rows > 0 ? double(seen_bytes) / double(seen_rows) : 120.0;
-  e.bytes = int64_t(std::llround(per_row * double(e.rows)));
+  e.bytes = int64_t(std::llround(per_row * double(fetched)));
   pace(e, limits.windows, deps.endpoint.name);
   co_return e;
 }

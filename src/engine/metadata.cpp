@@ -94,9 +94,9 @@ std::string universe_to_json(const std::vector<plan::Symbol>& symbols) {
     auto day = [](const std::optional<int32_t>& d) {
       return d ? fmt::format("\"{}\"", dates::iso(*d)) : std::string("null");
     };
-    out +=
-        fmt::format(R"({}{{"code":"{}","list":{},"delist":{},"status":"{}"}})", i ? "," : "",
-                    json_escape(s.code), day(s.list_day), day(s.delist_day), json_escape(s.status));
+    out += fmt::format(R"({}{{"code":"{}","list":{},"delist":{},"status":"{}","gen":{}}})",
+                       i ? "," : "", json_escape(s.code), day(s.list_day), day(s.delist_day),
+                       json_escape(s.status), s.gen);
   }
   return out + "]";
 }
@@ -114,6 +114,8 @@ Result<std::vector<plan::Symbol>> universe_from_json(const std::string& json) {
     if (e["status"].get_string().get(v) == simdjson::SUCCESS) s.status = std::string(v);
     if (e["list"].get_string().get(v) == simdjson::SUCCESS) s.list_day = dates::parse_iso(v);
     if (e["delist"].get_string().get(v) == simdjson::SUCCESS) s.delist_day = dates::parse_iso(v);
+    int64_t gen = 0;
+    if (e["gen"].get_int64().get(gen) == simdjson::SUCCESS) s.gen = int32_t(gen);
     out.push_back(std::move(s));
   }
   return out;

@@ -509,6 +509,26 @@ class PostgresStateStore final : public StateStore {
     });
   }
 
+  Result<bool> merge_tasks(const std::vector<Task>& parts, const Task& merged) override {
+    return operation([&]() -> Result<bool> {
+      auto tx = Transaction::begin(conn_, "merge_tasks");
+      if (!tx) return tl::unexpected(tx.error());
+      for (const auto& p : parts) {
+        auto r = conn_.exec("merge_tasks",
+                            "UPDATE tasks SET state = 'split', updated_at = $2 "
+                            "WHERE id = $1 AND state = 'pending'",
+                            {p.id, now_micros()});
+        if (!r) return tl::unexpected(r.error());
+        if (r->affected() == 0) return false;  // taken or done meanwhile: rolled back
+      }
+      auto added = insert_tasks({merged}, nullptr, "merge_tasks");
+      if (!added) return tl::unexpected(added.error());
+      if (*added == 0) return false;
+      if (auto c = tx->commit(); !c) return tl::unexpected(c.error());
+      return true;
+    });
+  }
+
   Result<int64_t> reset_running(const std::string& plan) override {
     return operation([&]() -> Result<int64_t> {
       auto tx = Transaction::begin(conn_, "reset_running");

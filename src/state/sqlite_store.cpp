@@ -538,6 +538,26 @@ class SqliteStateStore final : public StateStore {
     return tx->commit();
   }
 
+  Result<bool> merge_tasks(const std::vector<Task>& parts, const Task& merged) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_, "merge_tasks");
+    if (!tx) return tl::unexpected(tx.error());
+    for (const auto& p : parts) {
+      auto q = db_.query(
+          "UPDATE tasks SET state = 'split', updated_at = ?2 WHERE id = ?1 AND state = 'pending'",
+          "merge_tasks");
+      if (!q) return tl::unexpected(q.error());
+      if (auto r = q->bind(1, p.id).bind(2, now_micros()).run(); !r)
+        return tl::unexpected(r.error());
+      if (db_.changes() == 0) return false;  // taken or done meanwhile: the transaction rolls back
+    }
+    auto added = insert_tasks({merged}, nullptr, "merge_tasks");
+    if (!added) return tl::unexpected(added.error());
+    if (*added == 0) return false;
+    if (auto r = tx->commit(); !r) return tl::unexpected(r.error());
+    return true;
+  }
+
   Result<int64_t> reset_running(const std::string& plan) override {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(db_, "reset_running");

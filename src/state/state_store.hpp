@@ -65,6 +65,9 @@ class StateStore {
   virtual Result<void> update_task(const Task& task) = 0;
   // Atomically marks `parent` split and inserts its children.
   virtual Result<void> split_task(const Task& parent, const std::vector<Task>& children) = 0;
+  // Atomically marks `parts` split and inserts `merged` (one wider window over them), only if
+  // every part is still pending and `merged`'s id is new; false (nothing changed) otherwise.
+  virtual Result<bool> merge_tasks(const std::vector<Task>& parts, const Task& merged) = 0;
   // Tasks left `running` by a process that died go back to pending; returns how many.
   virtual Result<int64_t> reset_running(const std::string& plan) = 0;
 

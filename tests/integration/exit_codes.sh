@@ -75,8 +75,10 @@ elapsed=$(($(date +%s) - t0))
 echo "hanging provider detected in ${elapsed}s"
 
 # 3: finished with dead tasks. A definition that declares ts_code as an integer cannot map
-# the provider's rows: every data task dies with a clear error.
-sed 's/      ts_code: string$/      ts_code: int64/' "$SOURCE_DIR/providers/tushare.yaml" >"$WS/providers/tushare.yaml"
+# the provider's rows: every data task dies with a clear error. (Answers by date need ts_code
+# to be a string column, so that strategy is left out.)
+sed -e 's/      ts_code: string$/      ts_code: int64/' -e 's/, date_all_symbols]/]/' -e '/date_all_symbols: {/d' \
+  "$SOURCE_DIR/providers/tushare.yaml" >"$WS/providers/tushare.yaml"
 cat >"$WORK/dead.yaml" <<YAML
 name: dead
 provider: tushare
@@ -84,6 +86,7 @@ endpoint: daily
 universe: { symbols: [600000.SH, 000001.SZ] }
 range: { start: 2016-01-01, end: 2016-03-31 }
 sink: { kind: duckdb, table: dead }
+split: { strategy: symbol_window }   # one task per symbol: one dies, one lands nothing
 YAML
 TUSHARE_URL="http://127.0.0.1:$emu_PORT" expect_exit 3 dead "$FINSYNC" -w "$WS" run "$WORK/dead.yaml"
 grep -q "column ts_code: value '.*' is not valid: expected int64" "$WORK/dead.err" || fail "dead message: $(cat "$WORK/dead.err")"

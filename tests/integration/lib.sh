@@ -68,9 +68,12 @@ tushare_limit() {
 }
 
 # write_plan FILE NAME SINK_KIND START END [extra YAML lines]
+# The plan cuts one symbol per request (the cut these tests count on) unless PLAN_STRATEGY names
+# another strategy, or is empty for the planner's cheapest; a `split:` line given keeps its keys.
 write_plan() {
-  local file=$1 name=$2 kind=$3 start=$4 end=$5
+  local file=$1 name=$2 kind=$3 start=$4 end=$5 strategy=${PLAN_STRATEGY-symbol_window}
   shift 5
+  local split=0
   {
     echo "name: $name"
     echo "provider: tushare"
@@ -82,7 +85,14 @@ write_plan() {
     else
       echo "sink: { kind: $kind, path: $name, table: ${name//-/_}, partition_by: [ts_code, year] }"
     fi
-    for line in "$@"; do echo "$line"; done
+    for line in "$@"; do
+      if [[ $line == "split: {"* && -n $strategy ]]; then
+        line="split: { strategy: $strategy, ${line#split: \{ }"
+        split=1
+      fi
+      echo "$line"
+    done
+    if [[ $split == 0 && -n $strategy ]]; then echo "split: { strategy: $strategy }"; fi
   } >"$file"
 }
 

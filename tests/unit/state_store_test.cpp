@@ -454,6 +454,49 @@ TYPED_TEST(StateStoreTest, SplitTaskIsAtomic) {
   EXPECT_FALSE(s->get_task("ghost/1").value().has_value());
 }
 
+TYPED_TEST(StateStoreTest, MergeTasksRetiresPendingPartsAndInsertsTheWiderTask) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("p")));
+  Task a = task("A/1", "p", 100), b = task("A/2", "p", 131), c = task("A/3", "p", 162);
+  ASSERT_EQ(s->add_tasks({a, b, c}).value(), 3);
+  Task merged = task("A/12", "p", 100);
+  merged.end_day = b.end_day;
+  ASSERT_EQ(s->merge_tasks({a, b}, merged).value(), true);
+  auto all = s->list_tasks("p");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(ids(*all), (std::vector<std::string>{"A/1", "A/12", "A/2", "A/3"}));
+  EXPECT_EQ((*all)[0].state, TaskState::split);
+  EXPECT_EQ((*all)[1].state, TaskState::pending);
+  EXPECT_EQ((*all)[1].end_day, 161);
+  EXPECT_EQ((*all)[2].state, TaskState::split);
+  EXPECT_EQ((*all)[3].state, TaskState::pending);
+}
+
+TYPED_TEST(StateStoreTest, MergeTasksChangesNothingUnlessEveryPartIsPendingAndTheIdIsNew) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("p")));
+  Task a = task("A/1", "p", 100), b = task("A/2", "p", 131);
+  ASSERT_EQ(s->add_tasks({a, b}).value(), 2);
+  b.state = TaskState::running;  // another worker took it
+  ASSERT_TRUE(s->update_task(b));
+  Task merged = task("A/12", "p", 100);
+  ASSERT_EQ(s->merge_tasks({a, b}, merged).value(), false);
+  auto all = s->list_tasks("p");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(ids(*all), (std::vector<std::string>{"A/1", "A/2"}));
+  EXPECT_EQ((*all)[0].state, TaskState::pending);  // rolled back
+  EXPECT_EQ((*all)[1].state, TaskState::running);
+
+  // The wider window's id exists already (a task split earlier had it).
+  b.state = TaskState::pending;
+  ASSERT_TRUE(s->update_task(b));
+  Task taken = task("A/1", "p", 100);
+  ASSERT_EQ(s->merge_tasks({b}, taken).value(), false);
+  EXPECT_EQ(s->get_task("A/2").value()->state, TaskState::pending);
+}
+
 TYPED_TEST(StateStoreTest, ResetRunningReturnsRunningTasksOfThatPlanToPending) {
   auto s = this->open();
   ASSERT_TRUE(s);

@@ -31,11 +31,13 @@ constexpr const char* kServeHelp = R"(usage: finsync-emulator serve [options]
   --port N               TCP port, 0 = pick a free one (default 0)
   --port-file PATH       once listening, write the port and a newline to PATH (atomically)
   --seed N               data seed (default 42)
-  --symbols N            size of the stock universe, 1..4000 (default 100)
+  --symbols N            size of the stock universe, 1..5000 (default 100)
   --last-date YYYYMMDD   no daily rows after this date (default 20301231, the calendar end)
   --token TOKEN          the token (tushare) or API key (alphavantage, polygon) requests must
                          carry (default emulator-token)
   --row-cap N            tushare: daily answers are cut to the first N rows, 1..1000000
+  --max-codes N          tushare: a daily ts_code list of more than N codes is a server
+                         error (0 = any length; default 0)
                          (default 6000)
   --per-minute N         served requests per sliding minute, 0 = unlimited (default 0); per
                          api_name for tushare, per key for alphavantage and polygon (the Polygon
@@ -202,6 +204,10 @@ std::vector<OptionSpec> serve_specs(ServeOptions& o) {
        [&](std::string_view v) {
          if (v.empty()) throw UsageError{"--token must not be empty"};
          o.token = v;
+       }},
+      {"--max-codes", true,
+       [&](std::string_view v) {
+         o.max_codes = parse_uint<std::uint64_t>("--max-codes", v, 0, 1000000);
        }},
       {"--row-cap", true,
        [&](std::string_view v) {

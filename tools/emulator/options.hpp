@@ -18,6 +18,7 @@ struct ServeOptions {
   int last_date = 20301231;
   std::string token = "emulator-token";
   std::uint64_t row_cap = 6000;
+  std::uint64_t max_codes = 0;
   std::uint64_t per_minute = 0;
   std::uint64_t per_day = 0;
   double minute_seconds = 60;

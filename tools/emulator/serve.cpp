@@ -56,6 +56,7 @@ std::shared_ptr<Personality> make_personality(const ServeOptions& o, std::shared
   TushareConfig config;
   config.token = o.token;
   config.row_cap = o.row_cap;
+  config.max_codes = o.max_codes;
   config.per_minute = o.per_minute;
   config.per_day = o.per_day;
   config.minute_seconds = o.minute_seconds;

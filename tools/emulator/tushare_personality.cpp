@@ -16,6 +16,9 @@ namespace {
 
 constexpr std::string_view kMsgBadToken = "您的token不对，请确认。";
 constexpr std::string_view kMsgUnknownApi = "接口名称不正确";
+// The real API's answer to a ts_code list it will not take (reported for lists of thousands).
+constexpr std::string_view kMsgServerError =
+    "服务器错误，请稍后再试！期待您能把错误反馈给我们，谢谢！";
 constexpr std::string_view kRateDocUrl = "https://tushare.pro/document/1?doc_id=108";
 
 std::string minute_message(std::uint64_t n) {
@@ -182,6 +185,10 @@ bool TusharePersonality::build_answer(const std::string& api_name, const Params&
     }
     case Api::daily: {
       a.filter.codes = split_list(get("ts_code"));
+      if (config_.max_codes > 0 && a.filter.codes.size() > config_.max_codes) {
+        error = kMsgServerError;
+        return false;
+      }
       const std::string_view one_day = get("trade_date");
       if (!one_day.empty()) {
         if (!date("trade_date", a.start)) return false;

@@ -17,6 +17,8 @@ namespace emu {
 struct TushareConfig {
   std::string token = "emulator-token";
   std::size_t row_cap = 6000;
+  // daily: more codes in one ts_code list fail as the real API does with very long lists.
+  std::size_t max_codes = 0;
   std::uint64_t per_minute = 0;
   std::uint64_t per_day = 0;
   double minute_seconds = 60;

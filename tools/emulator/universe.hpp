@@ -37,7 +37,7 @@ struct Stock {
 
 class Universe {
  public:
-  static constexpr int kMaxSymbols = 4000;
+  static constexpr int kMaxSymbols = 5000;  // every board holds at least 500 codes
 
   Universe(std::uint64_t seed, int symbols, const Calendar& calendar);
 

@@ -1,0 +1,48 @@
+#pragma once
+// From a plan and its endpoint to what the planner and a run cut by, and from a task to the
+// parameters of its request.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "config/plan_def.hpp"
+#include "config/provider_def.hpp"
+#include "engine/fetcher.hpp"
+#include "plan/cut_rules.hpp"
+#include "plan/planner.hpp"
+#include "provider/provider.hpp"
+
+namespace finsync::engine {
+
+// Bars per day of the plan's interval parameter ("1h": 24); 1 without one.
+int64_t rows_per_day(const config::EndpointDef& ep, const provider::Params& params);
+
+// The planner's input; `symbols`, `market` and `calendar` must outlive it.
+plan::PlanInput plan_input(const config::PlanDef& plan, const config::EndpointDef& ep,
+                           const std::vector<plan::Symbol>& symbols,
+                           const std::vector<plan::Symbol>* market,
+                           const plan::TradingCalendar& calendar);
+
+plan::CutRules cut_rules(const config::PlanDef& plan, const config::EndpointDef& ep,
+                         const std::vector<plan::Symbol>& symbols,
+                         const plan::TradingCalendar* calendar);
+
+// The symbols an answer by date holds, for pricing date_all_symbols: the plan's universe when
+// it is the market (every status of the endpoint the strategy names), else that endpoint's
+// list, fetched (metadata requests) only when `may_fetch`. Nothing when the endpoint declares
+// no such strategy or the list is not fetched.
+boost::asio::awaitable<Result<std::optional<std::vector<plan::Symbol>>>> market_symbols(
+    Fetcher& fetcher, const config::PlanDef& plan, const config::EndpointDef& ep,
+    const std::vector<plan::Symbol>& universe, bool may_fetch);
+
+// A task's request: the plan's fixed parameters, its symbol or list of symbols, and its window
+// (or its day, for every symbol).
+provider::Params request_params(const config::EndpointDef& ep, const provider::Params& fixed,
+                                const state::Task& task);
+
+// "symbol_list, 40 requests (symbol_window 100, date_all_symbols 480)"
+std::string describe_choice(const plan::PlanChoice& choice);
+
+}  // namespace finsync::engine

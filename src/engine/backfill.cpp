@@ -28,8 +28,13 @@ using state::Task;
 using state::TaskState;
 
 std::string plan_fingerprint(const config::PlanDef& p) {
-  return fmt::format("provider={};endpoint={};sink={};path={};table={};mode={}", p.provider,
-                     p.endpoint, p.sink.kind, p.sink.path.text, p.sink.table, p.sink.mode);
+  std::string f = fmt::format("provider={};endpoint={};sink={};path={};table={};mode={}",
+                              p.provider, p.endpoint, p.sink.kind, p.sink.path.text, p.sink.table,
+                              p.sink.mode);
+  // A database sink's DSN (as written) says where the rows land, like a file sink's path. Only
+  // appended when set, so landing keys of plans without one stay what they were.
+  if (!p.sink.dsn.text.empty()) f += ";dsn=" + p.sink.dsn.text;
+  return f;
 }
 
 std::string landing_key(const config::PlanDef& p) {
@@ -122,6 +127,25 @@ struct Landing {
   bool done = false;
 };
 
+// The rows a task owns (replace: partition): the column filled from the symbol parameter, and
+// the time column over the task's window.
+sink::Scope task_scope(const config::EndpointDef& ep, const Task& task) {
+  sink::Scope scope;
+  if (!ep.symbol_param.empty()) {
+    for (const auto& c : ep.columns)
+      if (c.name == ep.symbol_param || c.from_param == ep.symbol_param) {
+        scope.equals.emplace_back(c.name, plan::task_symbol(task));
+        break;
+      }
+  }
+  if (!ep.time_column.empty()) {
+    scope.time_column = ep.time_column;
+    scope.first_day = task.start_day;
+    scope.last_day = task.end_day;
+  }
+  return scope;
+}
+
 // Lands a group of tasks in one job on the store thread: write every batch, then one sink
 // commit for all of them (group commit); the sink's commit calls each checkpoint's persist, the
 // only path by which a task's checkpoint reaches the state store.
@@ -140,6 +164,8 @@ Result<void> land_group(BackfillDeps& d, const std::vector<Landing*>& group) {
                             dates::format(l->task->end_day, "%Y%m%d"));
     cp.rows = int64_t(l->batch->num_rows());
     cp.bytes = l->task->bytes;
+    cp.scope = task_scope(d.endpoint, *l->task);
+    cp.task = l->task;
     Task* task = l->task;
     state::StateStore* store = &d.store;
     cp.persist = [store, task]() { return store->update_task(*task); };

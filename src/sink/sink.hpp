@@ -45,8 +45,8 @@ struct SinkSpec {
   std::string path;   // file or directory; empty = the workspace default
   std::string table;  // table name; default: the endpoint name
   WriteMode mode = WriteMode::upsert;
-  ReplaceScope replace = ReplaceScope::table;
   std::vector<std::string> partition_by;  // file sinks: columns, or "year" of the time column
+  ReplaceScope replace = ReplaceScope::table;
   // Database sinks.
   std::string dsn;       // URI or keyword/value string; a password in it is percent-encoded
   std::string password;  // its own field (overrides one in the dsn); registered as a secret
@@ -56,6 +56,7 @@ struct SinkSpec {
   std::map<std::string, std::string> options;
   // Every key the block sets -> "plan.yaml:12:5: sink.dsn". Empty for specs built in code.
   std::map<std::string, std::string> where;
+  std::string block;  // where the block itself is: "plan.yaml:9:3: sink"
 
   // "plan.yaml:12:5: sink.<key>" when known, else "sink.<key>".
   std::string located(std::string_view key) const;

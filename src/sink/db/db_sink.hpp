@@ -75,14 +75,24 @@ class DbSink final : public Sink {
   void set_sleep(std::function<void(std::chrono::milliseconds)> sleep) { sleep_ = std::move(sleep); }
 
  private:
+  // The table compared with the plan: differences that stop open() (all of them with
+  // schema_drift: fail) and, with evolve, the columns to add.
+  struct Drift {
+    SchemaDiff diff;
+    std::vector<std::string> blocking;
+    std::vector<ColumnShape> add;
+  };
+
   Result<Session*> session();
   void drop_session();
   Result<TableDesign> design_for(const TableSpec& table) const;
-  Result<void> prepare_table();
+  TableShape expected_shape() const;
+  Drift compare(const TableShape& found) const;
+  Result<void> prepare_table(Session& s);
   Result<void> check_values(const RecordBatch& batch) const;
-  Result<void> land_once(std::span<const Checkpoint> cps, const std::vector<Marker>& markers,
-                         bool delete_table);
-  // Runs `step` with reconnects and retries; `what` names it in errors.
+  Result<void> land_once(Session& s, std::span<const Checkpoint> cps,
+                         const std::vector<Marker>& markers, bool delete_table);
+  // Runs `step` on a session, reconnecting and re-running it after transient failures.
   template <class F>
   auto with_retries(std::string_view what, F&& step) -> decltype(step(std::declval<Session&>()));
   Error wrap(const Error& e, std::string_view what) const;
@@ -92,15 +102,18 @@ class DbSink final : public Sink {
   SinkSpec spec_;
   DbOptions options_;
   std::unique_ptr<Session> session_;
+  bool connected_once_ = false;
+  bool lost_ = false;  // the last session was dropped after a failure: the next is a reconnect
   CheckpointWriter checkpoint_writer_;
   std::function<void(std::chrono::milliseconds)> sleep_;
 
   TableDesign design_;
+  std::string plan_;  // landing key of the markers
   bool opened_ = false;
   bool replaced_ = false;  // replace: table: emptied for this plan definition already
   std::vector<RecordBatch> buffer_;
   int64_t buffered_rows_ = 0;
-  bool poisoned_ = false;
+  bool poisoned_ = false;  // a write() was refused: commit() refuses until rollback()
   SinkStats stats_;
 };
 

@@ -37,13 +37,16 @@ Schema daily_schema() {
   return s;
 }
 
-// Row i: symbol i % 4000, day 1990-01-01 + i / 4000: every key distinct. Prices are cents.
-constexpr int64_t kSymbols = 4000;
+// Rows come as the engine lands them: a task is one symbol over a window of days, so a batch
+// holds a few symbols' consecutive days. Row i: symbol i / 2500, day 1990-01-01 + i % 2500
+// (10 years of bars per symbol; 1M rows = 400 symbols). Prices are cents.
+constexpr int64_t kDays = 2500;
 std::string symbol(int64_t i) {
-  return fmt::format("{:06}.{}", i % kSymbols, i % 2 ? "SZ" : "SH");
+  const int64_t s = i / kDays;
+  return fmt::format("{:06}.{}", s, s % 2 ? "SZ" : "SH");
 }
 int32_t day(int64_t i) {
-  return dates::days_from_civil(1990, 1, 1) + int32_t(i / kSymbols);
+  return dates::days_from_civil(1990, 1, 1) + int32_t(i % kDays);
 }
 double price(int64_t i, int col) {
   return double((i * 7919 + col * 104729) % 100000) / 100.0;

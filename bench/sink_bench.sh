@@ -28,7 +28,7 @@ best() { sort -g | tail -1; }
 rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", r / s }'; }
 
 "$BENCH" --csv "$W/rows.csv" --rows "$ROWS"
-declare -a F_RATES=() N_RATES=() L_RATES=()
+declare -a F_RATES=() N_RATES=() L_RATES=() U_RATES=()
 case $KIND in
   sqlite)
     command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing (apt-get install sqlite3)" >&2; exit 1; }
@@ -38,6 +38,8 @@ case $KIND in
       F_RATES+=("$(echo "$out" | field rows_per_s)")
       F_RSS=$(echo "$out" | field peak_rss_kib)
       F_BYTES=$(stat -c %s "$W/finsync.sqlite")
+      # The same rows again: every key exists, every row is an update.
+      U_RATES+=("$("$BENCH" --kind sqlite --rows "$ROWS" --set "path=$W/finsync.sqlite" | field rows_per_s)")
       ddl=$(sqlite3 "$W/finsync.sqlite" "SELECT sql FROM sqlite_master WHERE name = 'bench_daily'")
       # The CLI's .import (one transaction), same DDL, WAL, synchronous=FULL.
       sqlite3 "$W/import.sqlite" "PRAGMA journal_mode=WAL" "$ddl" >/dev/null
@@ -71,6 +73,7 @@ case $KIND in
       F_RATES+=("$(echo "$out" | field rows_per_s)")
       F_RSS=$(echo "$out" | field peak_rss_kib)
       F_BYTES=$(q "SELECT pg_total_relation_size('$S.bench_daily')")
+      U_RATES+=("$("$BENCH" --kind postgres --rows "$ROWS" --set "dsn=$DSN" --set "schema=$S" | field rows_per_s)")
       [[ $(q "SELECT count(*) FROM $S.bench_daily") == "$ROWS" ]] || { echo "finsync lost rows" >&2; exit 1; }
       # psql \copy (client-side COPY, text CSV) into the same DDL: columns, NOT NULL, key.
       q "CREATE TABLE $S.native (LIKE $S.bench_daily INCLUDING ALL)"
@@ -97,9 +100,12 @@ n=$(printf '%s\n' "${N_RATES[@]}" | best)
 printf '%s, %s rows, best of %s rounds\n' "$KIND" "$ROWS" "$ROUNDS"
 printf '  %-26s %10s rows/s  %12s bytes  peak RSS %s KiB   (rounds: %s)\n' "finsync $KIND sink" "$f" "$F_BYTES" "$F_RSS" "${F_RATES[*]}"
 printf '  %-26s %10s rows/s  %12s bytes   (rounds: %s)\n' "$NATIVE" "$n" "$N_BYTES" "${N_RATES[*]}"
-awk -v f="$f" -v n="$n" -v name="$NATIVE" 'BEGIN { printf "  ratio finsync / %s: %.0f%%\n", name, 100 * f / n }'
+ratio() { awk -v f="$1" -v n="$2" 'BEGIN { printf "%.0f%%", 100 * f / n }'; }
+printf '  ratio finsync / %s: %s\n' "$NATIVE" "$(ratio "$f" "$n")"
 if [[ -n $LOOP ]]; then
   l=$(printf '%s\n' "${L_RATES[@]}" | best)
   printf '  %-26s %10s rows/s   (rounds: %s)\n' "$LOOP" "$l" "${L_RATES[*]}"
-  awk -v f="$f" -v n="$l" -v name="$LOOP" 'BEGIN { printf "  ratio finsync / %s: %.0f%%\n", name, 100 * f / n }'
+  printf '  ratio finsync / %s: %s\n' "$LOOP" "$(ratio "$f" "$l")"
 fi
+u=$(printf '%s\n' "${U_RATES[@]}" | best)
+printf '  %-26s %10s rows/s   (rounds: %s; every key exists: the merge path)\n' "finsync upsert again" "$u" "${U_RATES[*]}"

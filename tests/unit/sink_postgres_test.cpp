@@ -136,6 +136,23 @@ TEST_F(SinkPostgres, StoresEachTypeAsDocumentedAndUpsertsOnTheKey) {
   EXPECT_EQ(stats->reconnects, 0);
 }
 
+TEST_F(SinkPostgres, AKeyRepeatedAcrossPiecesOfOneNewLandingKeepsTheLastRow) {
+  SinkSpec spec;
+  spec.batch_size = 2;  // pieces of two rows: the repeat comes in a later piece
+  auto s = make(spec);
+  ASSERT_TRUE(s->open(table_of()));
+  ASSERT_TRUE(s->write(rows_of("A", 3)));        // 02-28, 02-29, 03-01: pieces of 2 + 1
+  ASSERT_TRUE(s->write(rows_of("A", 1, 8, 2)));  // 03-01 again
+  ASSERT_TRUE(s->write(rows_of("A", 2, 20, 3)));  // 03-02, 03-03: after the switch to the stage
+  ASSERT_TRUE(s->commit(cp("t0", 6)));
+  EXPECT_EQ(db_.rows("SELECT day || ' ' || close FROM bars ORDER BY day"),
+            (std::vector<std::string>{"2024-02-28 1.25", "2024-02-29 2.25", "2024-03-01 8",
+                                      "2024-03-02 20", "2024-03-03 21"}));
+  ASSERT_TRUE(s->write(rows_of("A", 2, 30)));  // both keys exist
+  ASSERT_TRUE(s->commit(cp("t1", 2)));
+  EXPECT_EQ(db_.one("SELECT string_agg(close::text, ' ' ORDER BY day) FROM bars"), "30 31 8 20 21");
+}
+
 TEST_F(SinkPostgres, AppendCopiesStraightIntoTheTable) {
   auto s = make();
   ASSERT_TRUE(s->open(table_of(WriteMode::append)));

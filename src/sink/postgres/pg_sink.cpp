@@ -274,22 +274,24 @@ class PgSession final : public db::Session {
                           size_t end) override {
     std::vector<std::string> cols;
     for (const auto& f : t.schema.fields) cols.push_back(f.name);
-    std::string into;
-    int64_t* seq = nullptr;
-    if (t.unique_key) {
-      // Upsert: COPY into the session's stage table, merged into the target in finish_rows.
-      if (auto r = ensure_stage(t); !r) return r;
-      into = fmt::format("{} ({}, _finsync_seq)", kStage, db::join_mapped(cols, ", ", quote_ident));
-      seq = &seq_;
-      staged_ = true;
-    } else {
-      into = fmt::format("{} ({})", qualified(t.name), db::join_mapped(cols, ", ", quote_ident));
+    const std::string list = db::join_mapped(cols, ", ", quote_ident);
+    const std::string target = fmt::format("{} ({})", qualified(t.name), list);
+    if (!t.unique_key) return copy_rows(target, b, begin, end, nullptr);
+    // Upsert. While no key has been seen twice, a piece is COPY'd straight into the table under
+    // a savepoint: a first backfill pays for one write per row, like a plain COPY. The first
+    // piece that meets an existing key is rolled back to its savepoint and goes through the
+    // stage table, as does every piece after it on this connection; finish_rows merges them.
+    if (!conflicts_) {
+      if (auto r = exec("COPY", "SAVEPOINT finsync_piece"); !r) return r;
+      auto direct = copy_rows(target, b, begin, end, nullptr);
+      if (direct) return exec("COPY", "RELEASE SAVEPOINT finsync_piece");
+      if (sqlstate_ != "23505") return direct;
+      if (auto r = exec("COPY", "ROLLBACK TO SAVEPOINT finsync_piece"); !r) return r;
+      conflicts_ = true;
     }
-    encoder_.clear();
-    encoder_.header();
-    encoder_.rows(b, begin, end, seq);
-    encoder_.trailer();
-    return copy_in(fmt::format("COPY {} FROM STDIN (FORMAT binary)", into), encoder_.data());
+    if (auto r = ensure_stage(t); !r) return r;
+    staged_ = true;
+    return copy_rows(fmt::format("{} ({}, _finsync_seq)", kStage, list), b, begin, end, &seq_);
   }
 
   Result<void> finish_rows(const db::TableDesign& t) override {
@@ -443,6 +445,15 @@ class PgSession final : public db::Session {
     return {};
   }
 
+  Result<void> copy_rows(const std::string& into, const RecordBatch& b, size_t begin, size_t end,
+                         int64_t* seq) {
+    encoder_.clear();
+    encoder_.header();
+    encoder_.rows(b, begin, end, seq);
+    encoder_.trailer();
+    return copy_in(fmt::format("COPY {} FROM STDIN (FORMAT binary)", into), encoder_.data());
+  }
+
   Result<void> copy_in(const std::string& sql, const std::string& data) {
     PgResult start(PQexec(conn_, sql.c_str()));
     if (PQresultStatus(start.get()) != PGRES_COPY_IN) return fail(error("COPY", start.get()));
@@ -465,6 +476,7 @@ class PgSession final : public db::Session {
   bool schema_exists_ = false;
   bool stage_checked_ = false;  // the stage table exists in this landing's transaction
   bool staged_ = false;
+  bool conflicts_ = false;  // a key met an existing row: upserts go through the stage table
   int64_t seq_ = 0;
   CopyEncoder encoder_;
   std::string sqlstate_;  // of the last failed statement

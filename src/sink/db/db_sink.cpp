@@ -430,12 +430,12 @@ Result<SinkCheck> DbSink::check(const TableSpec& table) {
   SinkCheck out;
   out.store = fmt::format("{} {}", driver_->kind(), driver_->where());
   auto s = session();
-  if (!s) return fail(wrap(s.error(), "connect"));
+  if (!s) return fail(wrap(s.error(), "check"));
   auto version = (*s)->server_version();
-  if (!version) return fail(wrap(version.error(), "server version"));
+  if (!version) return fail(wrap(version.error(), "check"));
   out.server = *version;
   auto found = (*s)->describe(design_.name);
-  if (!found) return fail(wrap(found.error(), "describe"));
+  if (!found) return fail(wrap(found.error(), "check"));
   out.table_exists = found->has_value();
   out.notes.push_back(fmt::format("mode {}{}, schema_drift {}, batch_size {}",
                                   to_string(design_.mode),

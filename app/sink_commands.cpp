@@ -24,8 +24,7 @@ int cmd_sinks_check(const GlobalOptions& g, const std::string& plan_ref) {
     spdlog::error("{}", ok.error().message);
     return kConfig;
   }
-  const config::EndpointDef& endpoint =
-      *ctx.catalog.find(plan->provider)->endpoint(plan->endpoint);
+  const config::EndpointDef& endpoint = *ctx.catalog.find(plan->provider)->endpoint(plan->endpoint);
   auto spec = make_sink_spec(*plan, /*expand=*/true);
   if (!spec) {
     spdlog::error("{}", spec.error().message);
@@ -38,7 +37,7 @@ int cmd_sinks_check(const GlobalOptions& g, const std::string& plan_ref) {
     spdlog::error("{}", snk.error().message);
     return exit_code_for(snk.error());
   }
-  const sink::TableSpec table{engine::landing_key(*plan), spec->table,        endpoint.schema(),
+  const sink::TableSpec table{engine::landing_key(*plan), spec->table,          endpoint.schema(),
                               endpoint.primary_key,       endpoint.time_column, spec->mode};
   auto found = (*snk)->check(table);
   if (!found) {
@@ -50,9 +49,9 @@ int cmd_sinks_check(const GlobalOptions& g, const std::string& plan_ref) {
     out += fmt::format("  {:<9} {}\n", k, v);
   };
   line("server", found->server);
-  line("table", found->table_exists ? fmt::format("{} exists", table.table)
-                                    : fmt::format("{} does not exist: the first run creates it",
-                                                  table.table));
+  line("table", found->table_exists
+                    ? fmt::format("{} exists", table.table)
+                    : fmt::format("{} does not exist: the first run creates it", table.table));
   if (found->table_exists && found->differences.empty())
     line("columns", fmt::format("match the plan's schema ({} columns, primary key ({}))",
                                 table.schema.fields.size(), fmt::join(table.primary_key, ", ")));

@@ -26,10 +26,12 @@ Result<sink::SinkSpec> make_sink_spec(const config::PlanDef& plan, bool expand) 
   spec.mode = d.mode == "append"    ? sink::WriteMode::append
               : d.mode == "replace" ? sink::WriteMode::replace
                                     : sink::WriteMode::upsert;
-  spec.replace = d.replace == "partition" ? sink::ReplaceScope::partition : sink::ReplaceScope::table;
+  spec.replace =
+      d.replace == "partition" ? sink::ReplaceScope::partition : sink::ReplaceScope::table;
   spec.partition_by = d.partition_by;
   spec.batch_size = d.batch_size;
-  spec.schema_drift = d.schema_drift == "evolve" ? sink::SchemaDrift::evolve : sink::SchemaDrift::fail;
+  spec.schema_drift =
+      d.schema_drift == "evolve" ? sink::SchemaDrift::evolve : sink::SchemaDrift::fail;
   spec.where = d.where;
   spec.block = d.block;
   if (!d.path.text.empty()) {

@@ -31,8 +31,8 @@ namespace {
 
 Schema daily_schema() {
   Schema s{{{"ts_code", DataType::string}, {"trade_date", DataType::date}}};
-  for (const char* c : {"open", "high", "low", "close", "pre_close", "change", "pct_chg", "vol",
-                        "amount"})
+  for (const char* c :
+       {"open", "high", "low", "close", "pre_close", "change", "pct_chg", "vol", "amount"})
     s.fields.push_back({c, DataType::float64});
   return s;
 }
@@ -123,19 +123,29 @@ int main(int argc, char** argv) {
   sink::SinkSpec spec;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--kind") kind = v;
-    else if (k == "--rows") rows = std::stoll(v);
-    else if (k == "--batch") batch = std::stoll(v);
-    else if (k == "--table") table = v;
-    else if (k == "--csv") csv = v;
-    else if (k == "--sqlite-loop") loop = v;
+    if (k == "--kind")
+      kind = v;
+    else if (k == "--rows")
+      rows = std::stoll(v);
+    else if (k == "--batch")
+      batch = std::stoll(v);
+    else if (k == "--table")
+      table = v;
+    else if (k == "--csv")
+      csv = v;
+    else if (k == "--sqlite-loop")
+      loop = v;
     else if (k == "--set") {
       const auto eq = v.find('=');
       const std::string key = v.substr(0, eq), val = v.substr(eq + 1);
-      if (key == "dsn") spec.dsn = val;
-      else if (key == "path") spec.path = val;
-      else if (key == "password") spec.password = val;
-      else spec.options[key] = val;
+      if (key == "dsn")
+        spec.dsn = val;
+      else if (key == "path")
+        spec.path = val;
+      else if (key == "password")
+        spec.password = val;
+      else
+        spec.options[key] = val;
     } else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 64;
@@ -157,8 +167,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", s.error().message.c_str());
     return 1;
   }
-  const sink::TableSpec t{"bench#1", table, daily_schema(), {"ts_code", "trade_date"},
-                          "trade_date", sink::WriteMode::upsert};
+  const sink::TableSpec t{"bench#1",      table,
+                          daily_schema(), {"ts_code", "trade_date"},
+                          "trade_date",   sink::WriteMode::upsert};
   if (auto r = (*s)->open(t); !r) {
     std::fprintf(stderr, "%s\n", r.error().message.c_str());
     return 1;
@@ -190,8 +201,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", stats.error().message.c_str());
     return 1;
   }
-  std::printf("rows %lld seconds %.3f rows_per_s %.0f commits %lld generate_s %.3f peak_rss_kib %ld\n",
-              (long long)rows, secs, double(rows) / secs, (long long)stats->commits, generate,
-              peak_rss_kib());
+  std::printf(
+      "rows %lld seconds %.3f rows_per_s %.0f commits %lld generate_s %.3f peak_rss_kib %ld\n",
+      (long long)rows, secs, double(rows) / secs, (long long)stats->commits, generate,
+      peak_rss_kib());
   return 0;
 }

@@ -30,10 +30,10 @@ struct SinkDef {
   RawValue dsn;
   RawValue password;  // a secret: expanded with masking
   int64_t batch_size = 0;
-  std::string schema_drift = "fail";  // fail | evolve
+  std::string schema_drift = "fail";                      // fail | evolve
   std::vector<std::pair<std::string, RawValue>> options;  // scalars only
-  std::map<std::string, std::string> where;  // key -> "file:line:col: sink.key"
-  std::string block;                          // "file:line:col: sink"
+  std::map<std::string, std::string> where;               // key -> "file:line:col: sink.key"
+  std::string block;                                      // "file:line:col: sink"
 };
 
 struct PlanDef {

@@ -28,9 +28,9 @@ using state::Task;
 using state::TaskState;
 
 std::string plan_fingerprint(const config::PlanDef& p) {
-  std::string f = fmt::format("provider={};endpoint={};sink={};path={};table={};mode={}",
-                              p.provider, p.endpoint, p.sink.kind, p.sink.path.text, p.sink.table,
-                              p.sink.mode);
+  std::string f =
+      fmt::format("provider={};endpoint={};sink={};path={};table={};mode={}", p.provider,
+                  p.endpoint, p.sink.kind, p.sink.path.text, p.sink.table, p.sink.mode);
   // A database sink's DSN (as written) says where the rows land, like a file sink's path. Only
   // appended when set, so landing keys of plans without one stay what they were.
   if (!p.sink.dsn.text.empty()) f += ";dsn=" + p.sink.dsn.text;

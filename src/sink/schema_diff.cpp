@@ -54,8 +54,8 @@ std::vector<std::string> SchemaDiff::lines() const {
   for (const auto& c : missing)
     out.push_back(fmt::format("missing column {} {}", c.name, shape_text(c)));
   for (const auto& c : extra)
-    out.push_back(fmt::format("extra column {} {} (not in the plan's schema)", c.name,
-                              shape_text(c)));
+    out.push_back(
+        fmt::format("extra column {} {} (not in the plan's schema)", c.name, shape_text(c)));
   for (const auto& c : changed)
     out.push_back(fmt::format("column {}: expected {}, found {}", c.expected.name,
                               shape_text(c.expected), shape_text(c.found)));
@@ -77,27 +77,27 @@ Result<void> validate_table(const TableSpec& t, WriteMode mode, std::string_view
   if (t.table.empty())
     return fail(ErrorKind::invalid_input, fmt::format("{}: the table name is empty", target));
   if (reserved(t.table))
-    return fail(ErrorKind::invalid_input,
-                fmt::format("{}: table name '{}' is reserved for finsync bookkeeping", target,
-                            t.table));
+    return fail(
+        ErrorKind::invalid_input,
+        fmt::format("{}: table name '{}' is reserved for finsync bookkeeping", target, t.table));
   if (t.schema.fields.empty())
     return fail(ErrorKind::invalid_input, fmt::format("{}: the schema has no columns", target));
   std::set<std::string> seen;
   for (const auto& f : t.schema.fields)
     if (f.name.empty() || reserved(f.name) || !seen.insert(f.name).second)
-      return fail(ErrorKind::invalid_input,
-                  fmt::format("{}: column name '{}' is empty, duplicated or reserved", target,
-                              f.name));
+      return fail(
+          ErrorKind::invalid_input,
+          fmt::format("{}: column name '{}' is empty, duplicated or reserved", target, f.name));
   std::set<std::string> key_seen;
   for (const auto& k : t.primary_key)
     if (t.schema.index_of(k) < 0 || !key_seen.insert(k).second)
-      return fail(ErrorKind::invalid_input,
-                  fmt::format("{}: primary key column '{}' is not in the schema (or repeated)",
-                              target, k));
+      return fail(
+          ErrorKind::invalid_input,
+          fmt::format("{}: primary key column '{}' is not in the schema (or repeated)", target, k));
   if (mode == WriteMode::upsert && t.primary_key.empty())
-    return fail(ErrorKind::invalid_input,
-                fmt::format("{}: mode upsert needs a primary key; use mode append or replace",
-                            target));
+    return fail(
+        ErrorKind::invalid_input,
+        fmt::format("{}: mode upsert needs a primary key; use mode append or replace", target));
   return {};
 }
 

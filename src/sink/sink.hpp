@@ -48,8 +48,8 @@ struct SinkSpec {
   std::vector<std::string> partition_by;  // file sinks: columns, or "year" of the time column
   ReplaceScope replace = ReplaceScope::table;
   // Database sinks.
-  std::string dsn;       // URI or keyword/value string; a password in it is percent-encoded
-  std::string password;  // its own field (overrides one in the dsn); registered as a secret
+  std::string dsn;         // URI or keyword/value string; a password in it is percent-encoded
+  std::string password;    // its own field (overrides one in the dsn); registered as a secret
   int64_t batch_size = 0;  // rows per round trip to the store; 0 = the kind's default
   SchemaDrift schema_drift = SchemaDrift::fail;
   // Kind-specific keys (postgres `schema`, ...), scalar text as written, ${VAR}s expanded.
@@ -109,17 +109,17 @@ struct Checkpoint {
 struct SinkStats {
   int64_t files_written = 0;
   int64_t partitions_materialized = 0;
-  int64_t commits = 0;       // landing transactions that committed
-  int64_t reconnects = 0;    // connections re-opened after the store went away
-  int64_t retries = 0;       // landing transactions run again after a transient failure
-  int64_t columns_added = 0; // schema_drift: evolve
+  int64_t commits = 0;        // landing transactions that committed
+  int64_t reconnects = 0;     // connections re-opened after the store went away
+  int64_t retries = 0;        // landing transactions run again after a transient failure
+  int64_t columns_added = 0;  // schema_drift: evolve
 };
 
 // What `finsync sinks check` reports: the store, the table, and how the table's columns compare
 // with the plan's schema.
 struct SinkCheck {
-  std::string store;        // e.g. "postgres 127.0.0.1:5432/market (schema public)"; no secrets
-  std::string server;       // server version, e.g. "PostgreSQL 15.6"
+  std::string store;   // e.g. "postgres 127.0.0.1:5432/market (schema public)"; no secrets
+  std::string server;  // server version, e.g. "PostgreSQL 15.6"
   bool table_exists = false;
   std::vector<std::string> differences;  // empty: the table matches (or will be created)
   std::vector<std::string> notes;        // other facts worth printing (row count, mode, ...)

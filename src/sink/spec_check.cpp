@@ -50,11 +50,11 @@ Result<void> check_keys(const SinkSpec& spec, std::initializer_list<std::string_
   for (const auto& k : spec.keys()) {
     if (std::find(names.begin(), names.end(), k) != names.end()) continue;
     std::string hint = closest_match(k, names);
-    return fail(ErrorKind::invalid_input,
-                fmt::format("{}: '{}' is not an option of {} sinks{}; expected one of {}",
-                            spec.located(k), k, spec.kind,
-                            hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
-                            fmt::join(names, ", ")));
+    return fail(
+        ErrorKind::invalid_input,
+        fmt::format("{}: '{}' is not an option of {} sinks{}; expected one of {}", spec.located(k),
+                    k, spec.kind, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
+                    fmt::join(names, ", ")));
   }
   return {};
 }

@@ -619,10 +619,10 @@ Result<SinkCheck> StagingSink::check(const TableSpec& table_in) {
   const WriteMode mode = spec_.mode != WriteMode::upsert ? spec_.mode : t.mode;
   SinkCheck out;
   out.store = fmt::format("{} {}", kind_name(kind_), store_path_);
-  if (kind_ != StagingKind::duckdb) out.notes.push_back("files are written under " +
-                                                        (output_dir_.empty()
-                                                             ? absolute_path(t.table, ctx_.data_dir)
-                                                             : output_dir_));
+  if (kind_ != StagingKind::duckdb)
+    out.notes.push_back("files are written under " + (output_dir_.empty()
+                                                          ? absolute_path(t.table, ctx_.data_dir)
+                                                          : output_dir_));
   std::error_code ec;
   if (!fs::exists(store_path_, ec)) {
     out.server = fmt::format("DuckDB {}", duckdb_library_version());
@@ -646,10 +646,11 @@ Result<SinkCheck> StagingSink::check(const TableSpec& table_in) {
   out.table_exists = cols->rows() > 0;
   if (!out.table_exists) return out;
   TableShape want, have;
-  for (const auto& f : t.schema.fields) want.columns.push_back({f.name, std::string(sql_type(f.type)), true});
+  for (const auto& f : t.schema.fields)
+    want.columns.push_back({f.name, std::string(sql_type(f.type)), true});
   for (size_t i = 0; i < cols->rows(); ++i)
-    have.columns.push_back({cols->string_at(0, i).value_or(""), cols->string_at(1, i).value_or(""),
-                            true});
+    have.columns.push_back(
+        {cols->string_at(0, i).value_or(""), cols->string_at(1, i).value_or(""), true});
   if (mode == WriteMode::upsert) {
     want.key = t.primary_key;
     auto pk = con->query(fmt::format(

@@ -382,9 +382,9 @@ constexpr const char* kUpdateTask =
 
 // The parameters of kUpdateTask: update_task and update_task_on send the same statement.
 std::vector<Param> update_task_params(const Task& t, TaskState state) {
-  return {t.id,          to_string(state), int64_t{t.attempts},     t.rows,
-          t.bytes,       t.duration_ms,    t.requests,              t.last_error,
-          opt_micros(t.resume_at), t.run_id, now_micros()};
+  return {
+      t.id,       to_string(state), int64_t{t.attempts},     t.rows,   t.bytes,     t.duration_ms,
+      t.requests, t.last_error,     opt_micros(t.resume_at), t.run_id, now_micros()};
 }
 
 class PostgresStateStore final : public StateStore {
@@ -649,8 +649,7 @@ class PostgresStateStore final : public StateStore {
 
   // Inside a transaction: writes the mutable fields of an existing task.
   Result<void> write_task(const Task& t, TaskState state, std::string_view op) {
-    auto r =
-        conn_.exec(op, kUpdateTask, update_task_params(t, state));
+    auto r = conn_.exec(op, kUpdateTask, update_task_params(t, state));
     if (!r) return tl::unexpected(r.error());
     if (r->affected() == 0) {
       return fail(ErrorKind::not_found,

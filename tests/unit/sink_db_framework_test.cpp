@@ -232,7 +232,8 @@ Checkpoint cp(const std::string& task, int64_t rows, int* persisted = nullptr) {
   c.task_id = task;
   c.window = "20240101-20240131";
   c.rows = rows;
-  if (persisted) c.persist = [persisted]() -> Result<void> {
+  if (persisted)
+    c.persist = [persisted]() -> Result<void> {
       ++*persisted;
       return {};
     };
@@ -262,7 +263,8 @@ TEST(SinkDbFramework, CreatesTheTableWithTheKeyAndWritesInBatchSizePieces) {
   Fixture f(spec);
   ASSERT_TRUE(f.sink->open(bars_table()));
   ASSERT_TRUE(f.store.table.has_value());
-  EXPECT_EQ(describe(f.store.table->columns), "(sym TEXT NOT NULL, day DATE NOT NULL, close DOUBLE)");
+  EXPECT_EQ(describe(f.store.table->columns),
+            "(sym TEXT NOT NULL, day DATE NOT NULL, close DOUBLE)");
   EXPECT_EQ(f.store.table->key, (std::vector<std::string>{"sym", "day"}));
   const size_t mark = f.store.log.size();
   int persisted = 0;
@@ -294,9 +296,9 @@ TEST(SinkDbFramework, TransientFailureReconnectsAndRerunsTheWholeLanding) {
   const size_t mark = f.store.log.size();
   ASSERT_TRUE(f.sink->commit(cp("t/A", 6, &persisted)));
   EXPECT_EQ(f.calls_since(mark),
-            (std::vector<std::string>{"begin", "write_rows(4)", "write_rows", "rollback",
-                                      "connect", "committed", "begin", "write_rows(4)",
-                                      "write_rows(2)", "finish_rows", "write_markers", "commit"}));
+            (std::vector<std::string>{"begin", "write_rows(4)", "write_rows", "rollback", "connect",
+                                      "committed", "begin", "write_rows(4)", "write_rows(2)",
+                                      "finish_rows", "write_markers", "commit"}));
   EXPECT_EQ(f.store.rows.size(), 6u);
   EXPECT_EQ(persisted, 1);
   EXPECT_EQ(f.waits.size(), 1u);
@@ -382,8 +384,8 @@ TEST(SinkDbFramework, PermanentAndInputErrorsAreNotRetriedAndDropTheRows) {
 
 TEST(SinkDbFramework, SchemaDriftFailNamesEveryDifference) {
   Fixture f;
-  f.store.table = TableShape{{{"sym", "TEXT", false}, {"day", "TEXT", false}, {"open", "DOUBLE", true}},
-                             {"sym"}};
+  f.store.table = TableShape{
+      {{"sym", "TEXT", false}, {"day", "TEXT", false}, {"open", "DOUBLE", true}}, {"sym"}};
   auto r = f.sink->open(bars_table());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
@@ -404,8 +406,8 @@ TEST(SinkDbFramework, SchemaDriftEvolveAddsNullableColumnsOnly) {
   SinkSpec spec;
   spec.schema_drift = SchemaDrift::evolve;
   Fixture f(spec);
-  f.store.table = TableShape{{{"sym", "TEXT", false}, {"day", "DATE", false}, {"note", "TEXT", true}},
-                             {"sym", "day"}};
+  f.store.table = TableShape{
+      {{"sym", "TEXT", false}, {"day", "DATE", false}, {"note", "TEXT", true}}, {"sym", "day"}};
   auto check = f.sink->check(bars_table());
   ASSERT_TRUE(check);
   EXPECT_TRUE(check->differences.empty());
@@ -416,8 +418,8 @@ TEST(SinkDbFramework, SchemaDriftEvolveAddsNullableColumnsOnly) {
   EXPECT_EQ(f.sink->stats().columns_added, 1);
 
   Fixture g(spec);
-  g.store.table = TableShape{{{"sym", "TEXT", false}, {"day", "DATE", false}, {"close", "TEXT", true}},
-                             {"sym", "day"}};
+  g.store.table = TableShape{
+      {{"sym", "TEXT", false}, {"day", "DATE", false}, {"close", "TEXT", true}}, {"sym", "day"}};
   auto r = g.sink->open(bars_table());
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("(schema_drift: evolve): column close: expected DOUBLE, found "
@@ -466,8 +468,8 @@ TEST(SinkDbFramework, ValuesTheStoreCannotHoldAreRejectedNotClamped) {
 
 TEST(SinkDbFramework, ReplaceTableEmptiesOncePerPlanDefinition) {
   Fixture f;
-  f.store.table = TableShape{{{"sym", "TEXT", false}, {"day", "DATE", false}, {"close", "DOUBLE", true}},
-                             {"sym", "day"}};
+  f.store.table = TableShape{
+      {{"sym", "TEXT", false}, {"day", "DATE", false}, {"close", "DOUBLE", true}}, {"sym", "day"}};
   f.store.rows["old"] = "OLD|2000-01-01|1";
   ASSERT_TRUE(f.sink->open(bars_table(WriteMode::replace)));
   ASSERT_TRUE(f.sink->write(bars("A", 2)));
@@ -493,6 +495,30 @@ TEST(SinkDbFramework, ReplaceTableEmptiesOncePerPlanDefinition) {
   EXPECT_EQ(s.rows.size(), 5u);
 }
 
+TEST(SinkDbFramework, ReplaceTableByTwoProcessesKeepsWhatTheOtherLanded) {
+  FakeStore store;
+  store.table = TableShape{
+      {{"sym", "TEXT", false}, {"day", "DATE", false}, {"close", "DOUBLE", true}}, {"sym", "day"}};
+  store.rows["old"] = "OLD|2000-01-01|1";
+  SinkSpec spec;
+  spec.kind = "fake";
+  auto a = make_db_sink(std::make_unique<FakeDriver>(store), spec);
+  auto b = make_db_sink(std::make_unique<FakeDriver>(store), spec);
+  ASSERT_TRUE(a && b);
+  // Both open before either has landed anything: each would empty the table at its first commit.
+  ASSERT_TRUE((*a)->open(bars_table(WriteMode::replace)));
+  ASSERT_TRUE((*b)->open(bars_table(WriteMode::replace)));
+  ASSERT_TRUE((*a)->write(bars("A", 2)));
+  ASSERT_TRUE((*a)->commit(cp("t/A", 2)));
+  ASSERT_TRUE((*b)->write(bars("B", 2)));
+  ASSERT_TRUE((*b)->commit(cp("t/B", 2)));
+  EXPECT_EQ(std::count(store.log.begin(), store.log.end(), "delete_all"), 1);
+  std::vector<std::string> rows;
+  for (const auto& [_, v] : store.rows) rows.push_back(v.substr(0, 1));
+  std::sort(rows.begin(), rows.end());
+  EXPECT_EQ(rows, (std::vector<std::string>{"A", "A", "B", "B"}));
+}
+
 TEST(SinkDbFramework, ReplacePartitionDeletesEachTasksScopeInItsLanding) {
   SinkSpec spec;
   spec.replace = ReplaceScope::partition;
@@ -513,7 +539,8 @@ TEST(SinkDbFramework, ReplacePartitionDeletesEachTasksScopeInItsLanding) {
   std::vector<std::string> rows;
   for (const auto& [_, v] : f.store.rows) rows.push_back(v);
   std::sort(rows.begin(), rows.end());
-  EXPECT_EQ(rows, (std::vector<std::string>{"A|2024-01-01|20", "A|2024-01-02|21", "A|2024-01-03|22"}));
+  EXPECT_EQ(rows,
+            (std::vector<std::string>{"A|2024-01-01|20", "A|2024-01-02|21", "A|2024-01-03|22"}));
 }
 
 TEST(SinkDbFramework, ACheckpointWriterCommitsCheckpointsWithTheRows) {

@@ -41,7 +41,6 @@ SinkSpec spec_of(std::string kind, std::string path, WriteMode mode,
   return s;
 }
 
-
 // --- a helper process that holds a DuckDB file (see StoreHeldByAnotherProcess) -------------------
 // When the test binary is started with FINSYNC_SINK_TEST_HOLD_STORE set, it opens that store
 // before main(), reports "ready" (or "error: ...") in FINSYNC_SINK_TEST_HOLD_READY and sleeps.
@@ -529,8 +528,7 @@ TEST(SinkDuckdb, RejectsSpecsItCannotHonour) {
   auto none = reg.create(spec_of("duckdb", "", WriteMode::upsert, {}), SinkContext{});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().kind, ErrorKind::invalid_input);
-  auto partitioned =
-      reg.create(spec_of("duckdb", "", WriteMode::upsert, {"year"}), ctx).value();
+  auto partitioned = reg.create(spec_of("duckdb", "", WriteMode::upsert, {"year"}), ctx).value();
   EXPECT_EQ(partitioned->open(bars_table()).error().kind, ErrorKind::invalid_input);
 
   // The sink block's mode overrides the table's: append needs no key.

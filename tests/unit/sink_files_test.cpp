@@ -37,7 +37,6 @@ SinkSpec spec_of(std::string kind, std::string path, WriteMode mode,
   return s;
 }
 
-
 class TempDir {
  public:
   TempDir() {
@@ -491,8 +490,8 @@ TEST(SinkFiles, RejectsBadPartitionSpecsAndMissingWorkspace) {
 
   SinkRegistry reg;
   register_builtin_sinks(reg);
-  auto none = reg.create(spec_of("parquet", "out", WriteMode::upsert, {}),
-                         SinkContext{dir.path(), ""});
+  auto none =
+      reg.create(spec_of("parquet", "out", WriteMode::upsert, {}), SinkContext{dir.path(), ""});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().kind, ErrorKind::invalid_input);
   auto unknown = reg.create(spec_of("orc", "", WriteMode::upsert, {}), ctx);

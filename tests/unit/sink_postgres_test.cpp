@@ -97,23 +97,23 @@ class SinkPostgres : public ::testing::Test {
 TEST_F(SinkPostgres, StoresEachTypeAsDocumentedAndUpsertsOnTheKey) {
   auto s = make();
   ASSERT_TRUE(s->open(table_of())) << "";
-  EXPECT_EQ(db_.rows("SELECT column_name || ' ' || data_type || ' ' || is_nullable FROM "
-                     "information_schema.columns WHERE table_schema = '" +
-                     db_.schema() + "' AND table_name = 'bars' ORDER BY ordinal_position"),
-            (std::vector<std::string>{"sym text NO", "day date NO",
-                                      "at timestamp with time zone YES",
-                                      "close double precision YES", "vol bigint YES",
-                                      "ok boolean YES"}));
+  EXPECT_EQ(
+      db_.rows("SELECT column_name || ' ' || data_type || ' ' || is_nullable FROM "
+               "information_schema.columns WHERE table_schema = '" +
+               db_.schema() + "' AND table_name = 'bars' ORDER BY ordinal_position"),
+      (std::vector<std::string>{"sym text NO", "day date NO", "at timestamp with time zone YES",
+                                "close double precision YES", "vol bigint YES", "ok boolean YES"}));
   EXPECT_EQ(db_.one("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
                     "'bars'::regclass AND contype = 'p'"),
             "PRIMARY KEY (sym, day)");
   ASSERT_TRUE(s->write(rows_of("000001.SZ", 3)));
   ASSERT_TRUE(s->commit(cp("p/000001.SZ/1", 3)));
   db_.exec("SET TimeZone = 'UTC'");
-  EXPECT_EQ(db_.rows("SELECT * FROM bars ORDER BY day"),
-            (std::vector<std::string>{"000001.SZ|2024-02-28|2024-02-28 09:30:00.123456+00|1.25|0|f",
-                                      "000001.SZ|2024-02-29|2024-02-29 09:30:00.123456+00|2.25|NULL|t",
-                                      "000001.SZ|2024-03-01|2024-03-01 09:30:00.123456+00|3.25|2000|f"}));
+  EXPECT_EQ(
+      db_.rows("SELECT * FROM bars ORDER BY day"),
+      (std::vector<std::string>{"000001.SZ|2024-02-28|2024-02-28 09:30:00.123456+00|1.25|0|f",
+                                "000001.SZ|2024-02-29|2024-02-29 09:30:00.123456+00|2.25|NULL|t",
+                                "000001.SZ|2024-03-01|2024-03-01 09:30:00.123456+00|3.25|2000|f"}));
   // A corrected bar replaces the old one; a key written twice in one landing keeps the last.
   ASSERT_TRUE(s->write(rows_of("000001.SZ", 1, 9.5, 1)));
   ASSERT_TRUE(s->write(rows_of("000001.SZ", 1, 7.5, 1)));
@@ -141,8 +141,8 @@ TEST_F(SinkPostgres, AKeyRepeatedAcrossPiecesOfOneNewLandingKeepsTheLastRow) {
   spec.batch_size = 2;  // pieces of two rows: the repeat comes in a later piece
   auto s = make(spec);
   ASSERT_TRUE(s->open(table_of()));
-  ASSERT_TRUE(s->write(rows_of("A", 3)));        // 02-28, 02-29, 03-01: pieces of 2 + 1
-  ASSERT_TRUE(s->write(rows_of("A", 1, 8, 2)));  // 03-01 again
+  ASSERT_TRUE(s->write(rows_of("A", 3)));         // 02-28, 02-29, 03-01: pieces of 2 + 1
+  ASSERT_TRUE(s->write(rows_of("A", 1, 8, 2)));   // 03-01 again
   ASSERT_TRUE(s->write(rows_of("A", 2, 20, 3)));  // 03-02, 03-03: after the switch to the stage
   ASSERT_TRUE(s->commit(cp("t0", 6)));
   EXPECT_EQ(db_.rows("SELECT day || ' ' || close FROM bars ORDER BY day"),
@@ -194,8 +194,8 @@ TEST_F(SinkPostgres, ReplaceTableOnceAndReplacePartitionPerTask) {
   ASSERT_TRUE(s->commit(c));
   EXPECT_EQ(db_.rows("SELECT sym || ' ' || day || ' ' || close FROM bars ORDER BY sym, day"),
             (std::vector<std::string>{"A 2024-02-28 50", "A 2024-03-01 3.25", "A 2024-03-02 4.25",
-                                      "B 2024-02-28 1.25", "B 2024-02-29 2.25",
-                                      "B 2024-03-01 3.25", "B 2024-03-02 4.25"}));
+                                      "B 2024-02-28 1.25", "B 2024-02-29 2.25", "B 2024-03-01 3.25",
+                                      "B 2024-03-02 4.25"}));
 }
 
 TEST_F(SinkPostgres, ABackendKilledBeforeTheCommitIsReconnectedAndTheLandingRunAgain) {
@@ -203,7 +203,8 @@ TEST_F(SinkPostgres, ABackendKilledBeforeTheCommitIsReconnectedAndTheLandingRunA
   ASSERT_TRUE(s->open(table_of()));
   ASSERT_TRUE(s->write(rows_of("A", 3)));
   ASSERT_EQ(db_.one("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-                    "application_name = '" + app_ + "'"),
+                    "application_name = '" +
+                    app_ + "'"),
             "1");
   ASSERT_TRUE(s->commit(cp("t0", 3)));
   EXPECT_EQ(db_.one("SELECT count(*) FROM bars"), "3");
@@ -222,7 +223,8 @@ TEST_F(SinkPostgres, AWrongPasswordNamesTheSinkAndHostButNotThePassword) {
   const std::string host = db_.host() + ":" + db_.port();
   for (const auto& [dsn, password] : std::vector<std::pair<std::string, std::string>>{
            {"postgresql://" + role + "@" + host + "/" + db_.db(), wrong},
-           {"postgresql://" + role + ":" + percent_encode(wrong) + "@" + host + "/" + db_.db(), ""}}) {
+           {"postgresql://" + role + ":" + percent_encode(wrong) + "@" + host + "/" + db_.db(),
+            ""}}) {
     SinkSpec spec;
     spec.dsn = dsn;
     spec.password = password;
@@ -249,8 +251,9 @@ TEST_F(SinkPostgres, AWrongPasswordNamesTheSinkAndHostButNotThePassword) {
 
 TEST_F(SinkPostgres, SchemaDriftAndCheckReportTheExactDifference) {
   db_.exec("CREATE SCHEMA " + db_.schema());
-  db_.exec("CREATE TABLE bars(sym text NOT NULL, day date NOT NULL, close text, PRIMARY KEY (sym, "
-           "day))");
+  db_.exec(
+      "CREATE TABLE bars(sym text NOT NULL, day date NOT NULL, close text, PRIMARY KEY (sym, "
+      "day))");
   auto s = make();
   auto check = s->check(table_of());
   ASSERT_TRUE(check) << check.error().message;
@@ -265,7 +268,8 @@ TEST_F(SinkPostgres, SchemaDriftAndCheckReportTheExactDifference) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
 
-  db_.exec("ALTER TABLE bars ALTER COLUMN close TYPE double precision USING close::double precision");
+  db_.exec(
+      "ALTER TABLE bars ALTER COLUMN close TYPE double precision USING close::double precision");
   SinkSpec evolve;
   evolve.schema_drift = SchemaDrift::evolve;
   auto e = make(evolve);
@@ -332,8 +336,8 @@ TEST_F(SinkPostgres, TheCheckpointCommitsInTheLandingTransaction) {
   EXPECT_TRUE(postgres::same_database(
       fmt::format("postgresql://u@localhost:{}/{}", db_.port(), db_.db()),
       fmt::format("host=127.0.0.1 port={} dbname={} user=other", db_.port(), db_.db())));
-  EXPECT_FALSE(postgres::same_database(db_.dsn(), fmt::format("postgresql://postgres@{}:{}/other",
-                                                              db_.host(), db_.port())));
+  EXPECT_FALSE(postgres::same_database(
+      db_.dsn(), fmt::format("postgresql://postgres@{}:{}/other", db_.host(), db_.port())));
 }
 
 TEST_F(SinkPostgres, MemoryStaysFlatOverAMillionRows) {
@@ -381,8 +385,8 @@ TEST_F(SinkPostgres, MemoryStaysFlatOverAMillionRows) {
   ASSERT_GT(p100k, 0);
   ASSERT_GT(p1m, 0);
   EXPECT_EQ(db_.one("SELECT count(*) || '|' || count(DISTINCT sym) FROM bars"), "1000000|1000");
-  EXPECT_LT(p1m - p100k, 16 * 1024) << "peak RSS " << p100k << " KiB for 100k rows, " << p1m
-                                    << " KiB for 1M rows";
+  EXPECT_LT(p1m - p100k, 16 * 1024)
+      << "peak RSS " << p100k << " KiB for 100k rows, " << p1m << " KiB for 1M rows";
 }
 
 }  // namespace

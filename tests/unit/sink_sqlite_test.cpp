@@ -138,8 +138,9 @@ TEST(SinkSqlite, StoresEachTypeAsDocumentedAndUpsertsOnTheKey) {
   ASSERT_TRUE(s->commit(cp("p/000001.SZ/2", 2)));
   EXPECT_EQ(read_rows(file, "SELECT day, close FROM bars ORDER BY day"),
             (std::vector<std::string>{"2024-02-28|1.25", "2024-02-29|7.5", "2024-03-01|3.25"}));
-  EXPECT_EQ(read_rows(file, "SELECT plan, task_id, \"window\", page, \"rows\" FROM "
-                            "_finsync_landed ORDER BY task_id"),
+  EXPECT_EQ(read_rows(file,
+                      "SELECT plan, task_id, \"window\", page, \"rows\" FROM "
+                      "_finsync_landed ORDER BY task_id"),
             (std::vector<std::string>{"p#1|p/000001.SZ/1|20240228-20240302|0|3",
                                       "p#1|p/000001.SZ/2|20240228-20240302|0|2"}));
   EXPECT_EQ(read_rows(file, "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
@@ -163,8 +164,9 @@ TEST(SinkSqlite, AppendKeepsEveryRowAndCreatesNoKeyConstraint) {
   const fs::path file = d.path / "bars.sqlite";
   EXPECT_EQ(read_rows(file, "SELECT count(*), count(DISTINCT day) FROM bars"),
             std::vector<std::string>{"4|2"});
-  EXPECT_EQ(read_rows(file, "SELECT name, \"notnull\", pk FROM pragma_table_info('bars') WHERE "
-                            "name IN ('sym', 'close')"),
+  EXPECT_EQ(read_rows(file,
+                      "SELECT name, \"notnull\", pk FROM pragma_table_info('bars') WHERE "
+                      "name IN ('sym', 'close')"),
             (std::vector<std::string>{"sym|1|0", "close|0|0"}));
 }
 
@@ -325,8 +327,8 @@ TEST(SinkSqlite, MemoryStaysFlatOverAMillionRows) {
             std::vector<std::string>{"1000000|1000"});
   // Ten times the rows, the same memory: growth stays within SQLite's page cache (2 MiB by
   // default) and allocator noise, far under the ~100 MiB the rows themselves take.
-  EXPECT_LT(peak_1m - peak_100k, 16 * 1024) << "peak RSS " << peak_100k << " KiB for 100k rows, "
-                                            << peak_1m << " KiB for 1M rows";
+  EXPECT_LT(peak_1m - peak_100k, 16 * 1024)
+      << "peak RSS " << peak_100k << " KiB for 100k rows, " << peak_1m << " KiB for 1M rows";
 }
 
 }  // namespace

@@ -157,18 +157,20 @@ DbSink::Drift DbSink::compare(const TableShape& found) const {
       const bool key =
           std::find(design_.key.begin(), design_.key.end(), m.name) != design_.key.end();
       if (key) {
-        d.blocking.push_back(fmt::format("missing key column {} {} (evolve adds only nullable "
-                                         "non-key columns)",
-                                         m.name, m.type));
+        d.blocking.push_back(
+            fmt::format("missing key column {} {} (evolve adds only nullable "
+                        "non-key columns)",
+                        m.name, m.type));
       } else {
         d.add.push_back(m);
       }
     }
     for (const auto& e : d.diff.extra)
       if (!e.nullable)
-        d.blocking.push_back(fmt::format("extra column {} {} NOT NULL (not in the plan's schema: "
-                                         "rows could not be inserted)",
-                                         e.name, e.type));
+        d.blocking.push_back(
+            fmt::format("extra column {} {} NOT NULL (not in the plan's schema: "
+                        "rows could not be inserted)",
+                        e.name, e.type));
     SchemaDiff rest;
     rest.changed = d.diff.changed;
     rest.key_differs = d.diff.key_differs;
@@ -270,8 +272,8 @@ Result<void> DbSink::check_values(const RecordBatch& b) const {
         }
         case DataType::float64:
           if (finite_only && !std::isfinite(col.double_at(r)))
-            return bad(fmt::format("{} cannot be stored in a {} float column",
-                                   col.double_at(r), driver_->kind()));
+            return bad(fmt::format("{} cannot be stored in a {} float column", col.double_at(r),
+                                   driver_->kind()));
           break;
         default:
           break;
@@ -300,8 +302,8 @@ Result<void> DbSink::write(const RecordBatch& batch) {
       const int j = batch.schema().index_of(want.fields[i].name);
       if (j < 0 || batch.schema().fields[j].type != want.fields[i].type)
         return fail(ErrorKind::invalid_input,
-                    fmt::format("{}: the batch has no column {} {}", target(),
-                                want.fields[i].name, to_string(want.fields[i].type)));
+                    fmt::format("{}: the batch has no column {} {}", target(), want.fields[i].name,
+                                to_string(want.fields[i].type)));
       copy.column(i) = batch.column(j);
     }
   }
@@ -318,8 +320,14 @@ Result<void> DbSink::land_once(Session& s, std::span<const Checkpoint> cps,
                                const std::vector<Marker>& markers, bool delete_table) {
   auto step = [&]() -> Result<void> {
     if (auto r = s.begin(); !r) return r;
-    if (delete_table)
-      if (auto r = s.delete_all(design_); !r) return r;
+    if (delete_table) {
+      // Asked again inside the transaction: another process landing the same plan may have
+      // emptied the table and landed since this sink opened; its rows stay.
+      auto landed = s.landed(plan_);
+      if (!landed) return fail(landed.error());
+      if (landed->empty())
+        if (auto r = s.delete_all(design_); !r) return r;
+    }
     if (design_.mode == WriteMode::replace && options_.replace == ReplaceScope::partition)
       for (const auto& cp : cps)
         if (!cp.scope.empty())
@@ -347,7 +355,8 @@ Result<void> DbSink::land_once(Session& s, std::span<const Checkpoint> cps,
 }
 
 Result<void> DbSink::commit(std::span<const Checkpoint> cps) {
-  if (!opened_) return fail(ErrorKind::invalid_input, fmt::format("{}: commit before open", target()));
+  if (!opened_)
+    return fail(ErrorKind::invalid_input, fmt::format("{}: commit before open", target()));
   if (poisoned_) {
     (void)rollback();
     return fail(ErrorKind::internal,
@@ -437,12 +446,10 @@ Result<SinkCheck> DbSink::check(const TableSpec& table) {
   auto found = (*s)->describe(design_.name);
   if (!found) return fail(wrap(found.error(), "check"));
   out.table_exists = found->has_value();
-  out.notes.push_back(fmt::format("mode {}{}, schema_drift {}, batch_size {}",
-                                  to_string(design_.mode),
-                                  design_.mode == WriteMode::replace
-                                      ? fmt::format(" ({})", to_string(options_.replace))
-                                      : "",
-                                  to_string(options_.drift), options_.batch_size));
+  out.notes.push_back(fmt::format(
+      "mode {}{}, schema_drift {}, batch_size {}", to_string(design_.mode),
+      design_.mode == WriteMode::replace ? fmt::format(" ({})", to_string(options_.replace)) : "",
+      to_string(options_.drift), options_.batch_size));
   if (*found) {
     Drift drift = compare(**found);
     out.differences = drift.blocking;
@@ -457,8 +464,7 @@ bool DbSink::multi_writer() const {
   return driver_->capabilities().multi_writer;
 }
 
-Result<std::unique_ptr<DbSink>> make_db_sink(std::unique_ptr<Driver> driver,
-                                             const SinkSpec& spec) {
+Result<std::unique_ptr<DbSink>> make_db_sink(std::unique_ptr<Driver> driver, const SinkSpec& spec) {
   auto options = db_options(spec);
   if (!options) return fail(options.error());
   return std::make_unique<DbSink>(std::move(driver), spec, *options);

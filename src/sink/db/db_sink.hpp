@@ -72,7 +72,9 @@ class DbSink final : public Sink {
   const SinkStats& stats() const { return stats_; }
 
   // Test seam: how the framework waits between retries (default: sleeps).
-  void set_sleep(std::function<void(std::chrono::milliseconds)> sleep) { sleep_ = std::move(sleep); }
+  void set_sleep(std::function<void(std::chrono::milliseconds)> sleep) {
+    sleep_ = std::move(sleep);
+  }
 
  private:
   // The table compared with the plan: differences that stop open() (all of them with

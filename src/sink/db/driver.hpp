@@ -56,9 +56,9 @@ struct Capabilities {
 // anything is sent ("row 17, column trade_date: 1969-12-31 is before 1970-01-01, the first day a
 // ClickHouse Date holds"), never clamped.
 struct ValueLimits {
-  int32_t min_day = INT32_MIN, max_day = INT32_MAX;   // date columns, days since 1970-01-01
+  int32_t min_day = INT32_MIN, max_day = INT32_MAX;        // date columns, days since 1970-01-01
   int64_t min_micros = INT64_MIN, max_micros = INT64_MAX;  // timestamp columns, µs since epoch
-  std::string date_range, timestamp_range;  // for messages: "0001-01-01..9999-12-31"
+  std::string date_range, timestamp_range;                 // for messages: "0001-01-01..9999-12-31"
 };
 
 // The table the framework lands into: the plan's schema and each column's store type.

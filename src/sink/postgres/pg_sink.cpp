@@ -2,10 +2,10 @@
 
 #include <unistd.h>
 
+#include <pwd.h>
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
-#include <pwd.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -213,10 +213,10 @@ class PgSession final : public db::Session {
   Result<bool> committed(const std::string& commit_id) override {
     auto exists = markers_exist();
     if (!exists || !*exists) return exists;
-    auto r = query("reading landed markers",
-                   fmt::format("SELECT 1 FROM {} WHERE commit_id = $1 LIMIT 1",
-                               qualified("_finsync_landed")),
-                   {commit_id});
+    auto r = query(
+        "reading landed markers",
+        fmt::format("SELECT 1 FROM {} WHERE commit_id = $1 LIMIT 1", qualified("_finsync_landed")),
+        {commit_id});
     if (!r) return fail(r.error());
     return PQntuples(r->get()) > 0;
   }
@@ -334,8 +334,9 @@ class PgSession final : public db::Session {
     std::vector<std::string> rows;
     for (const auto& m : markers) {
       const size_t n = params.size();
-      rows.push_back(fmt::format("(${}, ${}, ${}, ${}::integer, ${}::bigint, ${}, ${}::timestamptz)",
-                                 n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7));
+      rows.push_back(
+          fmt::format("(${}, ${}, ${}, ${}::integer, ${}::bigint, ${}, ${}::timestamptz)", n + 1,
+                      n + 2, n + 3, n + 4, n + 5, n + 6, n + 7));
       params.push_back(m.plan);
       params.push_back(m.task_id);
       params.push_back(m.window);
@@ -406,8 +407,8 @@ class PgSession final : public db::Session {
   // table at once do not race on the catalog.
   Result<void> ddl(const std::string& table, const std::string& sql) {
     const std::string lock = fmt::format("finsync ddl {}.{}", schema_, table);
-    std::string script = fmt::format("BEGIN; SELECT pg_advisory_xact_lock(hashtext({}));",
-                                     quote_literal(lock));
+    std::string script =
+        fmt::format("BEGIN; SELECT pg_advisory_xact_lock(hashtext({}));", quote_literal(lock));
     if (!schema_exists_) {
       auto s = query("reading the schema", "SELECT to_regnamespace($1) IS NOT NULL", {schema_});
       if (!s) return fail(s.error());
@@ -488,15 +489,15 @@ class PgDriver final : public db::Driver {
       : dsn_(std::move(dsn)), password_(std::move(password)), schema_(std::move(schema)) {
     secrets::register_secret(password_);
     Address a = address_of(dsn_);
-    where_ = a.ok ? fmt::format("{}@{}:{}/{} (schema {})", a.user, a.host, a.port, a.dbname, schema_)
-                  : "(invalid dsn)";
+    where_ = a.ok
+                 ? fmt::format("{}@{}:{}/{} (schema {})", a.user, a.host, a.port, a.dbname, schema_)
+                 : "(invalid dsn)";
   }
 
   std::string_view kind() const override { return "postgres"; }
   std::string where() const override { return where_; }
   db::Capabilities capabilities() const override {
-    return db::Capabilities{.transactions = true, .multi_writer = true,
-                            .non_finite_doubles = true};
+    return db::Capabilities{.transactions = true, .multi_writer = true, .non_finite_doubles = true};
   }
   std::string column_type(DataType t) const override {
     switch (t) {

@@ -303,9 +303,10 @@ class SqliteSession final : public db::Session {
   Result<sqlite3_stmt*> insert_statement(const db::TableDesign& t) {
     std::vector<std::string> cols;
     for (const auto& f : t.schema.fields) cols.push_back(f.name);
-    std::string sql = fmt::format("INSERT INTO {}({}) VALUES ({})", quote_ident(t.name),
-                                  db::join_mapped(cols, ", ", quote_ident),
-                                  db::join_mapped(cols, ", ", [](const std::string&) { return "?"; }));
+    std::string sql =
+        fmt::format("INSERT INTO {}({}) VALUES ({})", quote_ident(t.name),
+                    db::join_mapped(cols, ", ", quote_ident),
+                    db::join_mapped(cols, ", ", [](const std::string&) { return "?"; }));
     if (t.unique_key) {
       std::vector<std::string> sets;
       for (const auto& c : cols)
@@ -318,7 +319,8 @@ class SqliteSession final : public db::Session {
   }
 
   Result<bool> markers_exist() {
-    auto st = prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_finsync_landed'");
+    auto st =
+        prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_finsync_landed'");
     if (!st) return fail(st.error());
     const int rc = sqlite3_step(st->get());
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(error(rc, "reading the schema"));
@@ -338,8 +340,8 @@ class SqliteDriver final : public db::Driver {
   std::string where() const override { return path_; }
   db::Capabilities capabilities() const override {
     // SQLite stores NaN as NULL: refuse it rather than land a different value.
-    return db::Capabilities{.transactions = true, .multi_writer = false,
-                            .non_finite_doubles = false};
+    return db::Capabilities{
+        .transactions = true, .multi_writer = false, .non_finite_doubles = false};
   }
   std::string column_type(DataType t) const override {
     switch (t) {
@@ -372,7 +374,8 @@ class SqliteDriver final : public db::Driver {
     std::error_code ec;
     fs::create_directories(fs::path(path_).parent_path(), ec);
     sqlite3* h = nullptr;
-    int rc = sqlite3_open_v2(path_.c_str(), &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     if (rc != SQLITE_OK) {
       std::string msg = h ? sqlite3_errmsg(h) : sqlite3_errstr(rc);
       sqlite3_close_v2(h);
@@ -404,23 +407,23 @@ std::string absolute(const std::string& p, const std::string& base) {
 }  // namespace
 
 void register_sqlite_sink(SinkRegistry& registry) {
-  registry.add("sqlite",
-               [](const SinkSpec& spec, const SinkContext& ctx) -> Result<std::unique_ptr<Sink>> {
-                 if (auto k = check_keys(spec, {"path", "replace", "batch_size", "schema_drift",
-                                                "max_retries"});
-                     !k)
-                   return fail(k.error());
-                 std::string path = spec.path;
-                 if (path.empty()) {
-                   if (ctx.data_dir.empty())
-                     return fail(missing(spec, "path", "a path (no workspace data directory)"));
-                   path = "finsync.sqlite";
-                 }
-                 auto driver = std::make_unique<SqliteDriver>(absolute(path, ctx.data_dir));
-                 auto s = db::make_db_sink(std::move(driver), spec);
-                 if (!s) return fail(s.error());
-                 return std::unique_ptr<Sink>(std::move(*s));
-               });
+  registry.add(
+      "sqlite", [](const SinkSpec& spec, const SinkContext& ctx) -> Result<std::unique_ptr<Sink>> {
+        if (auto k =
+                check_keys(spec, {"path", "replace", "batch_size", "schema_drift", "max_retries"});
+            !k)
+          return fail(k.error());
+        std::string path = spec.path;
+        if (path.empty()) {
+          if (ctx.data_dir.empty())
+            return fail(missing(spec, "path", "a path (no workspace data directory)"));
+          path = "finsync.sqlite";
+        }
+        auto driver = std::make_unique<SqliteDriver>(absolute(path, ctx.data_dir));
+        auto s = db::make_db_sink(std::move(driver), spec);
+        if (!s) return fail(s.error());
+        return std::unique_ptr<Sink>(std::move(*s));
+      });
 }
 
 }  // namespace finsync::sink::sqlite

@@ -65,7 +65,7 @@ case $KIND in
     fi
     DSN=$FINSYNC_TEST_PG_DSN
     S="finsync_bench_$$"
-    q() { psql -X -A -t -q -v ON_ERROR_STOP=1 "$DSN" -c "$1"; }
+    q() { PGOPTIONS="-c client_min_messages=warning" psql -X -A -t -q -v ON_ERROR_STOP=1 "$DSN" -c "$1"; }
     for r in $(seq 1 "$ROUNDS"); do
       q "DROP SCHEMA IF EXISTS $S CASCADE; CREATE SCHEMA $S"
       q "CHECKPOINT"

@@ -110,7 +110,7 @@ auto DbSink::with_retries(std::string_view what, F&& step)
       if (!is_retryable(err) && !restarting) return fail(err);
     }
     if (attempt >= options_.retry.max_retries)
-      return fail(Error{err.kind == ErrorKind::transient ? ErrorKind::transient : err.kind,
+      return fail(Error{err.kind,
                         fmt::format("{} (gave up after {} retries)", err.message, attempt),
                         std::nullopt});
     const auto wait = std::chrono::milliseconds(int64_t(double(backoff.count()) * jitter()));
@@ -121,7 +121,7 @@ auto DbSink::with_retries(std::string_view what, F&& step)
   }
 }
 
-Result<TableDesign> DbSink::design_for(const TableSpec& t) const {
+TableDesign DbSink::design_for(const TableSpec& t) const {
   TableDesign d;
   d.name = t.table.empty() ? spec_.table : t.table;
   d.schema = t.schema;
@@ -208,18 +208,17 @@ Result<void> DbSink::open(const TableSpec& table) {
   if (opened_)
     return fail(ErrorKind::invalid_input,
                 fmt::format("{} is already open; one sink object lands one table", target()));
-  auto d = design_for(table);
-  if (!d) return fail(d.error());
+  TableDesign d = design_for(table);
   TableSpec t = table;
-  t.table = d->name;
-  if (auto v = validate_table(t, d->mode, target()); !v) return v;
-  if (d->mode == WriteMode::replace && options_.replace == ReplaceScope::partition &&
-      d->time_column.empty() && d->key.empty())
+  t.table = d.name;
+  if (auto v = validate_table(t, d.mode, target()); !v) return v;
+  if (d.mode == WriteMode::replace && options_.replace == ReplaceScope::partition &&
+      d.time_column.empty() && d.key.empty())
     return fail(ErrorKind::invalid_input,
                 fmt::format("{}: replace: partition needs a time column or a key to say which "
                             "rows a task owns",
                             target()));
-  design_ = std::move(*d);
+  design_ = std::move(d);
   plan_ = table.plan;
   auto prepared = with_retries("open", [this](Session& s) { return prepare_table(s); });
   if (!prepared) return fail(wrap(prepared.error(), "open"));
@@ -311,7 +310,6 @@ Result<void> DbSink::write(const RecordBatch& batch) {
     poisoned_ = true;
     return v;
   }
-  buffered_rows_ += int64_t(copy.num_rows());
   buffer_.push_back(std::move(copy));
   return {};
 }
@@ -368,8 +366,17 @@ Result<void> DbSink::commit(std::span<const Checkpoint> cps) {
   const TimePoint now = Clock_t::now();
   std::vector<Marker> markers;
   markers.reserve(cps.size());
-  for (const auto& cp : cps)
-    markers.push_back(Marker{plan_, cp.task_id, cp.window, cp.page, cp.rows, commit_id, now});
+  for (const auto& cp : cps) {
+    // One marker per (task, page): a page landed twice in one commit keeps its last count.
+    auto same = std::find_if(markers.begin(), markers.end(), [&](const Marker& m) {
+      return m.task_id == cp.task_id && m.page == cp.page;
+    });
+    Marker m{plan_, cp.task_id, cp.window, cp.page, cp.rows, commit_id, now};
+    if (same != markers.end())
+      *same = std::move(m);
+    else
+      markers.push_back(std::move(m));
+  }
   const bool delete_table =
       design_.mode == WriteMode::replace && options_.replace == ReplaceScope::table && !replaced_;
   int runs = 0;
@@ -384,7 +391,6 @@ Result<void> DbSink::commit(std::span<const Checkpoint> cps) {
     return land_once(s, cps, markers, delete_table);
   });
   buffer_.clear();
-  buffered_rows_ = 0;
   if (!landed) return fail(wrap(landed.error(), "landing"));
   ++stats_.commits;
   if (delete_table) replaced_ = true;
@@ -403,7 +409,6 @@ Result<void> DbSink::commit(std::span<const Checkpoint> cps) {
 
 Result<void> DbSink::rollback() {
   buffer_.clear();
-  buffered_rows_ = 0;
   poisoned_ = false;
   return {};
 }
@@ -416,7 +421,6 @@ Result<std::map<std::string, int64_t>> DbSink::landed_tasks(const std::string& p
 
 Result<SinkStats> DbSink::close() {
   buffer_.clear();
-  buffered_rows_ = 0;
   drop_session();
   opened_ = false;
   return stats_;
@@ -433,9 +437,7 @@ Result<void> DbSink::health() {
 }
 
 Result<SinkCheck> DbSink::check(const TableSpec& table) {
-  auto d = design_for(table);
-  if (!d) return fail(d.error());
-  design_ = std::move(*d);
+  design_ = design_for(table);
   SinkCheck out;
   out.store = fmt::format("{} {}", driver_->kind(), driver_->where());
   auto s = session();

@@ -62,6 +62,7 @@ class DbSink final : public Sink {
   Result<std::map<std::string, int64_t>> landed_tasks(const std::string& plan) override;
   Result<SinkStats> close() override;
   Result<void> health() override;
+  // On a sink that is not open (`finsync sinks check` makes one of its own).
   Result<SinkCheck> check(const TableSpec& table) override;
   bool multi_writer() const override;
 
@@ -87,7 +88,7 @@ class DbSink final : public Sink {
 
   Result<Session*> session();
   void drop_session();
-  Result<TableDesign> design_for(const TableSpec& table) const;
+  TableDesign design_for(const TableSpec& table) const;
   TableShape expected_shape() const;
   Drift compare(const TableShape& found) const;
   Result<void> prepare_table(Session& s);
@@ -114,7 +115,6 @@ class DbSink final : public Sink {
   bool opened_ = false;
   bool replaced_ = false;  // replace: table: emptied for this plan definition already
   std::vector<RecordBatch> buffer_;
-  int64_t buffered_rows_ = 0;
   bool poisoned_ = false;  // a write() was refused: commit() refuses until rollback()
   SinkStats stats_;
 };

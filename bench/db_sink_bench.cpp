@@ -1,12 +1,12 @@
 // Sink throughput: N daily-bar rows (the Tushare `daily` shape: ts_code, trade_date and nine
 // doubles with two decimals) generated in memory and landed through any registered sink kind,
 // one commit (with its landed marker) per batch, as the engine lands a group of tasks. Prints
-// rows/s and peak RSS. bench/sink_bench.sh runs it beside each store's own bulk loader on the
+// rows/s and peak RSS. bench/db_sink_bench.sh runs it beside each store's own bulk loader on the
 // same DDL and settings and prints the ratio.
 //
-//   sink_bench --kind KIND --rows N [--batch ROWS] [--table T] [--set key=value]...
-//   sink_bench --csv FILE --rows N          the same rows as CSV, for the native loaders
-//   sink_bench --sqlite-loop FILE --table T --rows N
+//   db_sink_bench --kind KIND --rows N [--batch ROWS] [--table T] [--set key=value]...
+//   db_sink_bench --csv FILE --rows N          the same rows as CSV, for the native loaders
+//   db_sink_bench --sqlite-loop FILE --table T --rows N
 //                                           baseline: a bare prepared-statement loop in one
 //                                           transaction into an existing table of FILE
 #include <sqlite3.h>
@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   if (!csv.empty()) return write_csv(csv, rows);
   if (!loop.empty()) return sqlite_loop(loop, table, rows);
   if (kind.empty()) {
-    std::fprintf(stderr, "usage: sink_bench --kind KIND --rows N [--set key=value]...\n");
+    std::fprintf(stderr, "usage: db_sink_bench --kind KIND --rows N [--set key=value]...\n");
     return 64;
   }
   sink::SinkRegistry registry;

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Sink throughput against the store's own bulk loader, in the same run, on the same DDL and
-# durability settings. finsync is fed from in-memory batches (bench/sink_bench.cpp: one commit
+# durability settings. finsync is fed from in-memory batches (bench/db_sink_bench.cpp: one commit
 # with its landed marker per batch); the loader reads the same rows from a CSV file.
 #
-#   bench/sink_bench.sh KIND [ROWS] [ROUNDS]     KIND: sqlite | postgres (default 1,000,000 rows)
+#   bench/db_sink_bench.sh KIND [ROWS] [ROUNDS]     KIND: sqlite | postgres (default 1,000,000 rows)
 #
 # Each round runs finsync, then the loader(s), into fresh tables; the best round of each counts.
 # postgres uses FINSYNC_TEST_PG_DSN, or starts a throwaway server (scripts/servers.sh). A new
 # kind adds its case below: how to load the CSV natively and how to measure bytes on disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KIND=${1:?usage: bench/sink_bench.sh sqlite|postgres [ROWS] [ROUNDS]}
+KIND=${1:?usage: bench/db_sink_bench.sh sqlite|postgres [ROWS] [ROUNDS]}
 ROWS=${2:-1000000}
 ROUNDS=${3:-2}
-BENCH=${SINK_BENCH:-build/release/bench/sink_bench}
+BENCH=${SINK_BENCH:-build/release/bench/db_sink_bench}
 W=$(mktemp -d /tmp/finsync-sink-bench.XXXXXX)
 STARTED_PG=0
 finish() {
@@ -23,7 +23,7 @@ finish() {
 trap finish EXIT
 
 now() { date +%s.%N; }
-field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }  # a value from sink_bench's output line
+field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }  # a value from db_sink_bench's output line
 best() { sort -g | tail -1; }
 rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", r / s }'; }
 

@@ -1,12 +1,11 @@
 // The postgres sink against the test server (FINSYNC_TEST_PG_DSN), read back through a separate
 // connection: types, upsert through the COPY'd stage (and a key repeated inside one landing),
 // append, replace, markers, a backend killed mid-landing, passwords, drift, `sinks check`, the
-// checkpoint committed in the landing's transaction, and flat memory over 1,000,000 rows.
+// checkpoint committed in the landing's transaction. Flat memory over 1,000,000 rows:
+// tests/integration/sink_memory.sh.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -338,55 +337,6 @@ TEST_F(SinkPostgres, TheCheckpointCommitsInTheLandingTransaction) {
       fmt::format("host=127.0.0.1 port={} dbname={} user=other", db_.port(), db_.db())));
   EXPECT_FALSE(postgres::same_database(
       db_.dsn(), fmt::format("postgresql://postgres@{}:{}/other", db_.host(), db_.port())));
-}
-
-TEST_F(SinkPostgres, MemoryStaysFlatOverAMillionRows) {
-  auto peak = [&](int64_t rows) -> int64_t {
-    int fds[2];
-    if (::pipe(fds) != 0) return -1;
-    db_.exec("DROP TABLE IF EXISTS bars; DROP TABLE IF EXISTS _finsync_landed");
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::close(fds[0]);
-      auto s = make();
-      int rc = !s || !s->open(table_of()) ? 2 : 0;
-      for (int64_t i = 0; rc == 0 && i < rows; i += 50'000) {
-        RecordBatch b(all_types());
-        for (int64_t j = i; j < i + 50'000 && j < rows; ++j) {
-          b.column(0).append_string(fmt::format("S{:04}", j % 1000));
-          b.column(1).append_int(j / 1000);
-          b.column(2).append_int(j);
-          b.column(3).append_double(double(j) / 4);
-          b.column(4).append_int(j);
-          b.column(5).append_int(j & 1);
-        }
-        if (!s->write(b) || !s->commit(cp(fmt::format("t{}", i), int64_t(b.num_rows())))) rc = 3;
-      }
-      if (rc == 0 && !s->close()) rc = 4;
-      std::ifstream status("/proc/self/status");
-      std::string line;
-      int64_t hwm = -1;
-      while (std::getline(status, line))
-        if (line.rfind("VmHWM:", 0) == 0) hwm = std::stoll(line.substr(6));
-      const std::string out = std::to_string(rc == 0 ? hwm : -rc);
-      (void)!::write(fds[1], out.data(), out.size());
-      ::_exit(0);
-    }
-    ::close(fds[1]);
-    char buf[64] = {};
-    const ssize_t n = ::read(fds[0], buf, sizeof buf - 1);
-    ::close(fds[0]);
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    return n > 0 ? std::stoll(std::string(buf, size_t(n))) : -1;
-  };
-  const int64_t p100k = peak(100'000);
-  const int64_t p1m = peak(1'000'000);
-  ASSERT_GT(p100k, 0);
-  ASSERT_GT(p1m, 0);
-  EXPECT_EQ(db_.one("SELECT count(*) || '|' || count(DISTINCT sym) FROM bars"), "1000000|1000");
-  EXPECT_LT(p1m - p100k, 16 * 1024)
-      << "peak RSS " << p100k << " KiB for 100k rows, " << p1m << " KiB for 1M rows";
 }
 
 }  // namespace

@@ -1,15 +1,13 @@
 // The sqlite sink against real SQLite files, read back through a separate connection: types as
-// stored, upsert, append, replace, markers and recovery, drift, rejected values, the one-writer
-// rule, and flat memory over 1,000,000 rows.
+// stored, upsert, append, replace: partition, markers, drift, rejected values, spec keys. Flat
+// memory over 1,000,000 rows: tests/integration/sink_memory.sh.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -272,63 +270,6 @@ TEST(SinkSqlite, UnknownKeysAreRejectedWithWhereTheyWereWritten) {
             "plans/a.yaml:12:9: sink.pth: 'pth' is not an option of sqlite sinks (did you mean "
             "'path'?); expected one of kind, table, mode, path, replace, batch_size, "
             "schema_drift, max_retries");
-}
-
-// Peak RSS of a child process that lands `rows` rows in commits of `per_commit` rows.
-int64_t child_peak_kib(const fs::path& dir, int64_t rows, int64_t per_commit) {
-  int fds[2];
-  if (::pipe(fds) != 0) return -1;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    auto s = make(dir);
-    int rc = 0;
-    if (!s || !s->open(table_of())) rc = 2;
-    RecordBatch b(all_types());
-    for (int64_t i = 0; rc == 0 && i < rows; i += per_commit) {
-      RecordBatch batch(all_types());
-      for (int64_t j = i; j < i + per_commit && j < rows; ++j) {
-        batch.column(0).append_string(fmt::format("S{:04}", j % 1000));
-        batch.column(1).append_int(j / 1000);
-        batch.column(2).append_int(j);
-        batch.column(3).append_double(double(j) / 4);
-        batch.column(4).append_int(j);
-        batch.column(5).append_int(j & 1);
-      }
-      if (!s->write(batch) || !s->commit(cp(fmt::format("t{}", i), int64_t(batch.num_rows()))))
-        rc = 3;
-    }
-    if (rc == 0 && !s->close()) rc = 4;
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    int64_t hwm = -1;
-    while (std::getline(status, line))
-      if (line.rfind("VmHWM:", 0) == 0) hwm = std::stoll(line.substr(6));
-    const std::string out = std::to_string(rc == 0 ? hwm : -rc);
-    (void)!::write(fds[1], out.data(), out.size());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  char buf[64] = {};
-  const ssize_t n = ::read(fds[0], buf, sizeof buf - 1);
-  ::close(fds[0]);
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  return n > 0 ? std::stoll(std::string(buf, size_t(n))) : -1;
-}
-
-TEST(SinkSqlite, MemoryStaysFlatOverAMillionRows) {
-  TempDir small, big;
-  const int64_t peak_100k = child_peak_kib(small.path, 100'000, 10'000);
-  const int64_t peak_1m = child_peak_kib(big.path, 1'000'000, 10'000);
-  ASSERT_GT(peak_100k, 0);
-  ASSERT_GT(peak_1m, 0);
-  EXPECT_EQ(read_rows(big.path / "bars.sqlite", "SELECT count(*), count(DISTINCT sym) FROM bars"),
-            std::vector<std::string>{"1000000|1000"});
-  // Ten times the rows, the same memory: growth stays within SQLite's page cache (2 MiB by
-  // default) and allocator noise, far under the ~100 MiB the rows themselves take.
-  EXPECT_LT(peak_1m - peak_100k, 16 * 1024)
-      << "peak RSS " << peak_100k << " KiB for 100k rows, " << peak_1m << " KiB for 1M rows";
 }
 
 }  // namespace

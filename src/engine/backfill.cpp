@@ -27,13 +27,34 @@ namespace asio = boost::asio;
 using state::Task;
 using state::TaskState;
 
+namespace {
+
+// The fingerprint is stored with the plan: a password written inline in a DSN (URI
+// `user:password@`, keyword `password=...`) stays out of it. By shape, so it does not depend on
+// which secrets a command has registered.
+std::string dsn_without_password(std::string dsn) {
+  const size_t scheme = dsn.find("://");
+  const size_t at = dsn.find('@');
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    const size_t colon = dsn.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) dsn.erase(colon, at - colon);
+  }
+  for (size_t k = dsn.find("password="); k != std::string::npos; k = dsn.find("password=")) {
+    const size_t end = dsn.find_first_of(" &", k);
+    dsn.erase(k, end == std::string::npos ? std::string::npos : end - k + 1);
+  }
+  return dsn;
+}
+
+}  // namespace
+
 std::string plan_fingerprint(const config::PlanDef& p) {
   std::string f =
       fmt::format("provider={};endpoint={};sink={};path={};table={};mode={}", p.provider,
                   p.endpoint, p.sink.kind, p.sink.path.text, p.sink.table, p.sink.mode);
   // A database sink's DSN (as written) says where the rows land, like a file sink's path. Only
   // appended when set, so landing keys of plans without one stay what they were.
-  if (!p.sink.dsn.text.empty()) f += ";dsn=" + p.sink.dsn.text;
+  if (!p.sink.dsn.text.empty()) f += ";dsn=" + dsn_without_password(p.sink.dsn.text);
   return f;
 }
 

@@ -45,6 +45,7 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args);
 int cmd_status(const GlobalOptions& g, const std::string& plan);
 int cmd_report(const GlobalOptions& g, const std::string& run, bool json);
 int cmd_query(const GlobalOptions& g, const std::string& sql);
+int cmd_sinks_check(const GlobalOptions& g, const std::string& plan);
 int cmd_pause(const GlobalOptions& g, const std::string& plan);
 int cmd_resume(const GlobalOptions& g, const std::string& plan);
 int cmd_cancel(const GlobalOptions& g, const std::string& plan);

@@ -109,6 +109,13 @@ int main(int argc, char** argv) {
   auto* query = cli.add_subcommand("query", "SQL over the DuckDB store and landed files");
   query->add_option("sql", sql)->required();
 
+  std::string sinks_plan;
+  auto* sinks_cmd = cli.add_subcommand("sinks", "check where plans land");
+  sinks_cmd->require_subcommand(1);
+  auto* sinks_check = sinks_cmd->add_subcommand(
+      "check", "connect to a plan's sink: server version, table, columns against the schema");
+  sinks_check->add_option("plan", sinks_plan, "plan file or plan name")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -142,5 +149,6 @@ int main(int argc, char** argv) {
   if (*status) return cmd_status(g, status_plan);
   if (*report) return cmd_report(g, report_run, report_json);
   if (*query) return cmd_query(g, sql);
+  if (*sinks_check) return cmd_sinks_check(g, sinks_plan);
   return kUsage;
 }

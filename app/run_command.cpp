@@ -19,6 +19,7 @@
 
 #include "app/commands.hpp"
 #include "app/progress.hpp"
+#include "app/sink_setup.hpp"
 #include "config/env.hpp"
 #include "engine/backfill.hpp"
 #include "engine/estimate.hpp"
@@ -151,21 +152,12 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
     return exit_code_for(prov.error());
   }
 
-  sink::SinkSpec spec;
-  spec.kind = plan->sink.kind;
-  if (!plan->sink.path.text.empty()) {
-    auto path = config::expand_env(plan->sink.path);
-    if (!path) {
-      spdlog::error("{}", path.error().message);
-      return kConfig;
-    }
-    spec.path = *path;
+  auto made_spec = make_sink_spec(*plan, /*expand=*/true);
+  if (!made_spec) {
+    spdlog::error("{}", made_spec.error().message);
+    return kConfig;
   }
-  spec.table = plan->sink.table;
-  spec.mode = plan->sink.mode == "append"    ? sink::WriteMode::append
-              : plan->sink.mode == "replace" ? sink::WriteMode::replace
-                                             : sink::WriteMode::upsert;
-  spec.partition_by = plan->sink.partition_by;
+  const sink::SinkSpec spec = std::move(*made_spec);
 
   net::HttpOptions http;
   http.connect_timeout = ctx.workspace.http.connect_timeout;
@@ -263,11 +255,14 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
   // same plan carries on where it stopped.
   for (;;) {
     // A fresh sink per round: closing one brings the derived files up to date.
-    auto snk =
-        sinks.create(spec, sink::SinkContext{ctx.workspace.data_dir, ctx.workspace.staging_path()});
+    auto snk = sinks.create(spec, sink_context(ctx));
     if (!snk) {
       spdlog::error("{}", snk.error().message);
       return exit_code_for(snk.error());
+    }
+    if (auto joined = join_state_store(ctx, spec, **snk); !joined) {
+      spdlog::error("{}", joined.error().message);
+      return exit_code_for(joined.error());
     }
     // A single-writer store held by another run of this workspace: wait for it rather than
     // fail; that run may well finish this plan, and then this one finds nothing left to do.
@@ -300,10 +295,7 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
     progress.finish();
     if (!result.run.id.empty() && result.run.finished_at) {
       std::fputs(report::to_table(result.run).c_str(), stdout);
-      if (result.sink_stats.files_written > 0)
-        std::printf("  %-14s %lld files rewritten for %lld partitions\n", "files",
-                    (long long)result.sink_stats.files_written,
-                    (long long)result.sink_stats.partitions_materialized);
+      std::fputs(report::sink_lines(spec.kind, result.sink_stats).c_str(), stdout);
       if (result.outcome == engine::Outcome::done && result.run.rows == 0)
         std::printf("nothing new: every task of plan %s was already landed\n", plan->name.c_str());
       std::fflush(stdout);

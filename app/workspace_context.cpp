@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "app/sink_setup.hpp"
 #include "config/env.hpp"
 #include "config/yaml_reader.hpp"
 
@@ -133,9 +134,14 @@ Result<void> check_plan(const Context& ctx, const config::PlanDef& plan) {
                       "that lists symbols (has a 'universe' section)",
                       plan.universe.from_endpoint, p->name));
   }
-  if (plan.sink.kind != "duckdb" && plan.sink.kind != "parquet" && plan.sink.kind != "csv")
-    return bad(fmt::format("sink.kind: value '{}' is not valid: expected duckdb, parquet or csv",
-                           plan.sink.kind));
+  {
+    // The kind's factory checks its keys and values; nothing is opened, no ${VAR} expanded.
+    auto spec = make_sink_spec(plan, /*expand=*/false);
+    if (!spec) return fail(spec.error());
+    sink::SinkRegistry sinks;
+    sink::register_builtin_sinks(sinks);
+    if (auto made = sinks.create(*spec, sink_context(ctx)); !made) return fail(made.error());
+  }
   for (const auto& col : plan.sink.partition_by) {
     const bool is_col = std::any_of(ep->columns.begin(), ep->columns.end(),
                                     [&](const auto& c) { return c.name == col; });

@@ -1,5 +1,7 @@
 #include "config/plan_def.hpp"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "config/yaml_reader.hpp"
@@ -55,14 +57,32 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
   std::vector<std::string_view> sink_names;
   for (const auto& k : sink_keys()) sink_names.push_back(k.name);
   s.allow_only(sink_names);
+  auto at = [&](const YAML::Node& n, const std::string& key) {
+    return fmt::format("{}:{}:{}: {}", file, n.Mark().line + 1, n.Mark().column + 1, key);
+  };
+  p.sink.block = at(r.get("sink"), "sink");
+  for (const auto& k : s.keys()) p.sink.where[k] = at(s.get(k), "sink." + k);
+  auto raw = [&](const std::string& k) { return RawValue{s.str(k), p.sink.where[k]}; };
   p.sink.kind = s.str("kind");
-  if (s.has("path"))
-    p.sink.path = RawValue{s.str("path"),
-                           fmt::format("{}:{}:{}: sink.path", file, s.get("path").Mark().line + 1,
-                                       s.get("path").Mark().column + 1)};
+  if (s.has("path")) p.sink.path = raw("path");
   p.sink.table = s.str_or("table", p.endpoint);
   p.sink.mode = s.choice("mode", {"append", "replace", "upsert"}, "upsert");
+  p.sink.replace = s.choice("replace", {"table", "partition"}, "table");
   if (s.has("partition_by")) p.sink.partition_by = s.str_list("partition_by");
+  if (s.has("dsn")) p.sink.dsn = raw("dsn");
+  if (s.has("password")) p.sink.password = raw("password");
+  p.sink.batch_size = s.integer_or("batch_size", 0, 1);
+  p.sink.schema_drift = s.choice("schema_drift", {"fail", "evolve"}, "fail");
+  static const std::set<std::string> common = {"kind",       "path",         "table", "mode",
+                                               "replace",    "partition_by", "dsn",   "password",
+                                               "batch_size", "schema_drift"};
+  for (const auto& k : s.keys())
+    if (!common.count(k)) {
+      if (!s.get(k).IsScalar())
+        raise(s.loc_of(k), s.get(k).Mark(),
+              fmt::format("value {} is not valid: expected a single value", scalar_text(s.get(k))));
+      p.sink.options.emplace_back(k, raw(k));
+    }
   if (r.has("split")) {
     MapReader sp(r.loc_of("split"), r.get("split"));
     sp.allow_only({"window", "strategy"});
@@ -83,8 +103,11 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
 }  // namespace
 
 const std::vector<SinkKey>& sink_keys() {
+  // Every key some built-in sink kind takes; the kind's factory rejects the ones it does not.
   static const std::vector<SinkKey> keys = {
-      {"kind"}, {"path"}, {"table"}, {"mode"}, {"partition_by", true}};
+      {"kind"},    {"path"},       {"table"},    {"mode"},       {"partition_by", true},
+      {"replace"}, {"dsn"},        {"password"}, {"batch_size"}, {"schema_drift"},
+      {"schema"},  {"max_retries"}};
   return keys;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // A plan file: what a user asked for. The planner turns it into tasks.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,12 +17,23 @@ struct UniverseSpec {
   std::vector<std::string> statuses;  // listing statuses to include; empty = all the endpoint has
 };
 
+// The plan's `sink:` block. Keys every kind may take are fields; the others are kept as written
+// in `options` and checked by the kind's factory (sink/spec_check.hpp), which is also where a
+// key a kind does not take is rejected.
 struct SinkDef {
   std::string kind;
   RawValue path;
   std::string table;
   std::string mode = "upsert";
+  std::string replace = "table";  // replace mode: table | partition
   std::vector<std::string> partition_by;
+  RawValue dsn;
+  RawValue password;  // a secret: expanded with masking
+  int64_t batch_size = 0;
+  std::string schema_drift = "fail";                      // fail | evolve
+  std::vector<std::pair<std::string, RawValue>> options;  // scalars only
+  std::map<std::string, std::string> where;               // key -> "file:line:col: sink.key"
+  std::string block;                                      // "file:line:col: sink"
 };
 
 struct PlanDef {

@@ -59,7 +59,8 @@ class Parser {
       std::vector<std::string> names;
       for (const auto& n : keys_)
         if (n.name != "kind") names.emplace_back(n.name);
-      const std::string hint = closest_match(name, names);
+      // `kind` is a key, only not an option: no look-alike to suggest.
+      const std::string hint = name == "kind" ? "" : closest_match(name, names);
       return fail(ErrorKind::invalid_input,
                   fmt::format("option '{}' is not a sink key{}: expected one of {}", name,
                               hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),

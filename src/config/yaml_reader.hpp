@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/closest_match.hpp"
 #include "core/error.hpp"
 
 namespace finsync::config {
@@ -69,6 +70,6 @@ class MapReader {
 
 // "1m", "30s", "500ms", "2h", "1d", "1w".
 bool parse_duration(std::string_view text, std::chrono::milliseconds& out);
-std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+using finsync::closest_match;
 
 }  // namespace finsync::config

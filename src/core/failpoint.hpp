@@ -25,9 +25,10 @@ inline constexpr std::array<Point, 5> kPoints{{
     {"engine.fetched_not_landed",
      "a response is parsed into rows; the task is not queued for landing yet"},
     {"sink.inside_staging_write",
-     "inside a staging write: part of a batch is buffered, nothing is committed"},
+     "inside a sink's write: part of the rows are buffered or sent, nothing is committed"},
     {"sink.after_commit_before_checkpoint",
-     "the sink's DuckDB commit (rows + landed markers) is done; no task checkpoint is saved yet"},
+     "the sink's commit (rows + landed markers) is done; no separate task checkpoint is saved "
+     "yet"},
     {"state.inside_task_write",
      "inside the state store transaction that writes a task, before it commits"},
     {"sink.inside_materialize",

@@ -27,9 +27,35 @@ namespace asio = boost::asio;
 using state::Task;
 using state::TaskState;
 
+namespace {
+
+// The fingerprint is stored with the plan: a password written inline in a DSN (URI
+// `user:password@`, keyword `password=...`) stays out of it. By shape, so it does not depend on
+// which secrets a command has registered.
+std::string dsn_without_password(std::string dsn) {
+  const size_t scheme = dsn.find("://");
+  const size_t at = dsn.find('@');
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    const size_t colon = dsn.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) dsn.erase(colon, at - colon);
+  }
+  for (size_t k = dsn.find("password="); k != std::string::npos; k = dsn.find("password=")) {
+    const size_t end = dsn.find_first_of(" &", k);
+    dsn.erase(k, end == std::string::npos ? std::string::npos : end - k + 1);
+  }
+  return dsn;
+}
+
+}  // namespace
+
 std::string plan_fingerprint(const config::PlanDef& p) {
-  return fmt::format("provider={};endpoint={};sink={};path={};table={};mode={}", p.provider,
-                     p.endpoint, p.sink.kind, p.sink.path.text, p.sink.table, p.sink.mode);
+  std::string f =
+      fmt::format("provider={};endpoint={};sink={};path={};table={};mode={}", p.provider,
+                  p.endpoint, p.sink.kind, p.sink.path.text, p.sink.table, p.sink.mode);
+  // A database sink's DSN (as written) says where the rows land, like a file sink's path. Only
+  // appended when set, so landing keys of plans without one stay what they were.
+  if (!p.sink.dsn.text.empty()) f += ";dsn=" + dsn_without_password(p.sink.dsn.text);
+  return f;
 }
 
 std::string landing_key(const config::PlanDef& p) {
@@ -122,6 +148,25 @@ struct Landing {
   bool done = false;
 };
 
+// The rows a task owns (replace: partition): the column filled from the symbol parameter, and
+// the time column over the task's window.
+sink::Scope task_scope(const config::EndpointDef& ep, const Task& task) {
+  sink::Scope scope;
+  if (!ep.symbol_param.empty()) {
+    for (const auto& c : ep.columns)
+      if (c.name == ep.symbol_param || c.from_param == ep.symbol_param) {
+        scope.equals.emplace_back(c.name, plan::task_symbol(task));
+        break;
+      }
+  }
+  if (!ep.time_column.empty()) {
+    scope.time_column = ep.time_column;
+    scope.first_day = task.start_day;
+    scope.last_day = task.end_day;
+  }
+  return scope;
+}
+
 // Lands a group of tasks in one job on the store thread: write every batch, then one sink
 // commit for all of them (group commit); the sink's commit calls each checkpoint's persist, the
 // only path by which a task's checkpoint reaches the state store.
@@ -140,6 +185,8 @@ Result<void> land_group(BackfillDeps& d, const std::vector<Landing*>& group) {
                             dates::format(l->task->end_day, "%Y%m%d"));
     cp.rows = int64_t(l->batch->num_rows());
     cp.bytes = l->task->bytes;
+    cp.scope = task_scope(d.endpoint, *l->task);
+    cp.task = l->task;
     Task* task = l->task;
     state::StateStore* store = &d.store;
     cp.persist = [store, task]() { return store->update_task(*task); };

@@ -72,6 +72,20 @@ std::string to_table(const state::RunRecord& r) {
   return out;
 }
 
+std::string sink_lines(std::string_view kind, const sink::SinkStats& s) {
+  std::string out;
+  if (s.files_written > 0)
+    out += fmt::format("  {:<14} {} files rewritten for {} partitions\n", "files", s.files_written,
+                       s.partitions_materialized);
+  if (s.commits > 0 || s.reconnects > 0 || s.retries > 0)
+    out += fmt::format("  {:<14} {}: {} commits, {} reconnects, {} transactions retried\n", "sink",
+                       kind, s.commits, s.reconnects, s.retries);
+  if (s.columns_added > 0)
+    out += fmt::format("  {:<14} {} columns added (schema_drift: evolve)\n", "schema",
+                       s.columns_added);
+  return out;
+}
+
 namespace {
 
 nlohmann::ordered_json run_json(const state::RunRecord& r) {

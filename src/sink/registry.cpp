@@ -1,5 +1,7 @@
 #include "sink/registry.hpp"
 
+#include "core/closest_match.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -24,10 +26,13 @@ void SinkRegistry::add(std::string kind, SinkFactory factory) {
 Result<std::unique_ptr<Sink>> SinkRegistry::create(const SinkSpec& spec,
                                                    const SinkContext& ctx) const {
   auto it = factories_.find(spec.kind);
-  if (it == factories_.end())
+  if (it == factories_.end()) {
+    std::string hint = closest_match(spec.kind, kinds());
     return fail(ErrorKind::invalid_input,
-                fmt::format("sink kind '{}' is unknown; expected one of {}", spec.kind,
-                            fmt::join(kinds(), ", ")));
+                fmt::format("{}: value '{}' is not valid: expected one of {}{}",
+                            spec.located("kind"), spec.kind, fmt::join(kinds(), ", "),
+                            hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
   return it->second(spec, ctx);
 }
 

@@ -1,5 +1,8 @@
 #include "sink/staging_sink.hpp"
 
+#include "sink/schema_diff.hpp"
+#include "sink/spec_check.hpp"
+
 #include "core/failpoint.hpp"
 #include "core/percent_encode.hpp"
 
@@ -610,6 +613,58 @@ Result<std::map<std::string, int64_t>> StagingSink::landed_tasks(const std::stri
   return out;
 }
 
+Result<SinkCheck> StagingSink::check(const TableSpec& table_in) {
+  TableSpec t = table_in;
+  if (t.table.empty()) t.table = spec_.table;
+  const WriteMode mode = spec_.mode != WriteMode::upsert ? spec_.mode : t.mode;
+  SinkCheck out;
+  out.store = fmt::format("{} {}", kind_name(kind_), store_path_);
+  if (kind_ != StagingKind::duckdb)
+    out.notes.push_back("files are written under " + (output_dir_.empty()
+                                                          ? absolute_path(t.table, ctx_.data_dir)
+                                                          : output_dir_));
+  std::error_code ec;
+  if (!fs::exists(store_path_, ec)) {
+    out.server = fmt::format("DuckDB {}", duckdb_library_version());
+    out.notes.push_back("the store does not exist yet; the first run creates it");
+    return out;
+  }
+  // A connection of its own, so a check never creates bookkeeping tables in the store.
+  auto db = duck::Database::open(store_path_);
+  if (!db) return fail(db.error());
+  auto con = duck::Connection::connect(*db);
+  if (!con) return fail(con.error());
+  auto version = con->query("SELECT version()");
+  if (!version) return fail(version.error());
+  out.server = "DuckDB " + version->string_at(0, 0).value_or("?");
+  auto cols = con->query(fmt::format(
+      "SELECT column_name, data_type, is_nullable FROM duckdb_columns() WHERE database_name = "
+      "current_database() AND schema_name = 'main' AND lower(table_name) = lower({}) ORDER BY "
+      "column_index",
+      quote_literal(t.table)));
+  if (!cols) return fail(cols.error());
+  out.table_exists = cols->rows() > 0;
+  if (!out.table_exists) return out;
+  TableShape want, have;
+  for (const auto& f : t.schema.fields)
+    want.columns.push_back({f.name, std::string(sql_type(f.type)), true});
+  for (size_t i = 0; i < cols->rows(); ++i)
+    have.columns.push_back(
+        {cols->string_at(0, i).value_or(""), cols->string_at(1, i).value_or(""), true});
+  if (mode == WriteMode::upsert) {
+    want.key = t.primary_key;
+    auto pk = con->query(fmt::format(
+        "SELECT unnest(constraint_column_names) FROM duckdb_constraints() WHERE database_name = "
+        "current_database() AND schema_name = 'main' AND lower(table_name) = lower({}) AND "
+        "constraint_type = 'PRIMARY KEY'",
+        quote_literal(t.table)));
+    if (!pk) return fail(pk.error());
+    for (size_t i = 0; i < pk->rows(); ++i) have.key.push_back(pk->string_at(0, i).value_or(""));
+  }
+  out.differences = diff_tables(want, have).lines();
+  return out;
+}
+
 Result<void> StagingSink::health() {
   if (auto r = ensure_store(); !r) return fail(r.error());
   if (auto r = con_.exec("SELECT 1"); !r) return fail(wrap(r.error(), "health check"));
@@ -822,6 +877,9 @@ Result<SinkStats> StagingSink::materialize_locked() {
 
 Result<std::unique_ptr<StagingSink>> make_staging_sink(StagingKind kind, const SinkSpec& spec,
                                                        const SinkContext& ctx) {
+  // duckdb refuses partition_by at open(), naming the table.
+  auto keys = check_keys(spec, {"path", "partition_by"});
+  if (!keys) return fail(keys.error());
   std::string store;
   std::string out;
   if (kind == StagingKind::duckdb) {

@@ -38,6 +38,9 @@ class StagingSink final : public Sink {
   Result<std::map<std::string, int64_t>> landed_tasks(const std::string& plan) override;
   Result<SinkStats> close() override;
   Result<void> health() override;
+  Result<SinkCheck> check(const TableSpec& table) override;
+  // A DuckDB file has one writer process.
+  bool multi_writer() const override { return false; }
 
   // File sinks: rewrites every dirty partition's file now and clears its dirty row (close() does
   // this too). The duckdb sink has nothing to materialize and returns zero stats.

@@ -14,6 +14,7 @@
 #include "state/pg_conn.hpp"
 #include "state/pg_ledger.hpp"
 #include "state/pg_store_internal.hpp"
+#include "state/pg_task_writer.hpp"
 #include "state/state_store.hpp"
 
 namespace finsync::state {
@@ -379,6 +380,13 @@ constexpr const char* kUpdateTask =
     "requests = $7, last_error = $8, resume_at = $9, run_id = $10, updated_at = $11 "
     "WHERE id = $1";
 
+// The parameters of kUpdateTask: update_task and update_task_on send the same statement.
+std::vector<Param> update_task_params(const Task& t, TaskState state) {
+  return {
+      t.id,       to_string(state), int64_t{t.attempts},     t.rows,   t.bytes,     t.duration_ms,
+      t.requests, t.last_error,     opt_micros(t.resume_at), t.run_id, now_micros()};
+}
+
 class PostgresStateStore final : public StateStore {
  public:
   PostgresStateStore(Conn conn, int version, PostgresStateOptions options)
@@ -641,10 +649,7 @@ class PostgresStateStore final : public StateStore {
 
   // Inside a transaction: writes the mutable fields of an existing task.
   Result<void> write_task(const Task& t, TaskState state, std::string_view op) {
-    auto r =
-        conn_.exec(op, kUpdateTask,
-                   {t.id, to_string(state), int64_t{t.attempts}, t.rows, t.bytes, t.duration_ms,
-                    t.requests, t.last_error, opt_micros(t.resume_at), t.run_id, now_micros()});
+    auto r = conn_.exec(op, kUpdateTask, update_task_params(t, state));
     if (!r) return tl::unexpected(r.error());
     if (r->affected() == 0) {
       return fail(ErrorKind::not_found,
@@ -674,6 +679,39 @@ Result<int> migrate_postgres_state(const PostgresStateOptions& options, int vers
 }
 
 }  // namespace detail
+
+Result<void> update_task_on(PGconn* conn, const std::string& schema, const Task& task) {
+  // kUpdateTask names the table unqualified, as the store's own connection has search_path set
+  // to the schema; SET LOCAL does the same for the rest of the caller's transaction.
+  const std::vector<Param> params = update_task_params(task, task.state);
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  const char* schema_value = schema.c_str();
+  auto run = [&](const char* sql, int n, const char* const* v) {
+    return Rows(PQexecParams(conn, sql, n, nullptr, v, nullptr, nullptr, 0));
+  };
+  auto failed = [&](const Rows& r, std::string_view what) {
+    const char* m = PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY);
+    const char* code = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+    ErrorKind kind = pg::error_kind(code != nullptr ? code : "");
+    // Lost in the middle of the caller's transaction: the caller re-runs it whole.
+    if (PQstatus(conn) != CONNECTION_OK) kind = ErrorKind::transient;
+    return Error{kind,
+                 fmt::format("state store (schema {}): {}: {}", schema, what,
+                             m != nullptr ? m : PQerrorMessage(conn)),
+                 std::nullopt};
+  };
+  Rows path = run("SELECT set_config('search_path', quote_ident($1), true)", 1, &schema_value);
+  if (!path.ok()) return fail(failed(path, "update_task_on"));
+  Rows r = run(kUpdateTask, int(values.size()), values.data());
+  if (!r.ok()) return fail(failed(r, "update_task_on"));
+  if (r.affected() == 0)
+    return fail(ErrorKind::not_found,
+                fmt::format("state store (schema {}): update_task_on: no task with id {}", schema,
+                            task.id));
+  if (auto f = FINSYNC_FAILPOINT("state.inside_task_write"); !f) return f;
+  return {};
+}
 
 Result<std::unique_ptr<StateStore>> open_postgres_state(const PostgresStateOptions& options) {
   auto opened = open_conn(options, latest_version());

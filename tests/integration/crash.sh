@@ -12,6 +12,25 @@
 source "$(dirname "$0")/lib.sh"
 
 SEED=21 SYMBOLS=4 C=3
+read -r -a SINKS <<<"${CRASH_SINKS:-parquet csv duckdb}"
+FILE_SINKS=()
+for k in "${SINKS[@]}"; do [[ $k == parquet || $k == csv ]] && FILE_SINKS+=("$k"); done
+PG_BASE="finsync_crash_$$_$RANDOM" PG_SCHEMAS=()
+if [[ " ${SINKS[*]} " == *" postgres "* ]]; then
+  [[ -n "${FINSYNC_TEST_PG_DSN:-}" ]] || fail "FINSYNC_TEST_PG_DSN is unset: the postgres sink needs a server (scripts/test.sh starts one)"
+  pg_cleanup() {
+    local rc=$? s
+    for s in "${PG_SCHEMAS[@]}"; do psql_q "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null 2>&1 || true; done
+    (exit $rc)
+    cleanup
+  }
+  trap pg_cleanup EXIT
+fi
+# Each workspace of a postgres case lands in its own schema.
+use_pg_schema() {
+  export FINSYNC_IT_PG_SCHEMA="${PG_BASE}_$1"
+  PG_SCHEMAS+=("$FINSYNC_IT_PG_SCHEMA")
+}
 START=2015-01-01 END=2016-12-31 # 2 years x 4 symbols: 8 partitions
 start_emulator emu --seed $SEED --symbols $SYMBOLS
 # Random kills need runs that take a while, so that a delay lands inside one.
@@ -37,7 +56,13 @@ check_landed() {
     parquet) src="read_parquet('$ws/data/cr/**/*.parquet', hive_partitioning = true)" ;;
     csv) src="read_csv('$ws/data/cr/**/*.csv', hive_partitioning = true, header = true, types = {'trade_date': 'DATE', 'ts_code': 'VARCHAR'})" ;;
   esac
-  if [[ $kind == duckdb ]]; then
+  if [[ $kind == sqlite ]]; then
+    canonical_sqlite "$ws/data/cr.sqlite" cr >"$WORK/landed.csv"
+    dups=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) - count(DISTINCT ts_code || trade_date) FROM cr").fetchone()[0])' "$ws/data/cr.sqlite")
+  elif [[ $kind == postgres ]]; then
+    canonical_pg "$FINSYNC_IT_PG_SCHEMA" cr >"$WORK/landed.csv"
+    dups=$(psql_q "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM $FINSYNC_IT_PG_SCHEMA.cr")
+  elif [[ $kind == duckdb ]]; then
     canonical_from "$db" "$src" >"$WORK/landed.csv"
     dups=$("$DUCKDB_READ" "$db" "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM cr" | tail -1)
   else
@@ -78,6 +103,7 @@ crash_case() {
   CASE=$((CASE + 1))
   what="$fp:$mode@$hit/$kind/$write_mode"
   ws="$WORK/ws$CASE"
+  use_pg_schema "$CASE"
   new_workspace "$ws"
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 3m }"
   sed -i "s/^sink: {\(.*\) }\$/sink: {\1, mode: $write_mode }/" "$ws/plans/cr.yaml"
@@ -123,27 +149,33 @@ crash_case() {
 
 # Hit numbers vary so that each failpoint is hit at least 5 times in total, at early and later
 # moments of a run.
-for kind in parquet csv duckdb; do
-  case $kind in parquet) i=0 ;; csv) i=1 ;; duckdb) i=2 ;; esac
-  crash_case engine.fetched_not_landed kill "$(echo 3 5 8 | cut -d' ' -f$((i + 1)))" $kind
-  crash_case sink.inside_staging_write kill "$(echo 2 4 7 | cut -d' ' -f$((i + 1)))" $kind
-  crash_case sink.after_commit_before_checkpoint kill "$(echo 1 3 6 | cut -d' ' -f$((i + 1)))" $kind
-  crash_case state.inside_task_write kill "$(echo 2 6 11 | cut -d' ' -f$((i + 1)))" $kind
+i=0
+for kind in "${SINKS[@]}"; do
+  crash_case engine.fetched_not_landed kill "$(echo 3 5 8 | cut -d' ' -f$((i % 3 + 1)))" $kind
+  crash_case sink.inside_staging_write kill "$(echo 2 4 7 | cut -d' ' -f$((i % 3 + 1)))" $kind
+  crash_case sink.after_commit_before_checkpoint kill "$(echo 1 3 6 | cut -d' ' -f$((i % 3 + 1)))" $kind
+  crash_case state.inside_task_write kill "$(echo 2 6 11 | cut -d' ' -f$((i % 3 + 1)))" $kind
+  i=$((i + 1))
 done
 # Materialization happens for file sinks only; 8 partitions, so hit 8 is the last rename.
-crash_case sink.inside_materialize kill 2 parquet
-crash_case sink.inside_materialize kill 8 csv
-crash_case sink.inside_materialize kill 5 parquet
+if ((${#FILE_SINKS[@]})); then
+  crash_case sink.inside_materialize kill 2 "${FILE_SINKS[0]}"
+  crash_case sink.inside_materialize kill 8 "${FILE_SINKS[1 % ${#FILE_SINKS[@]}]}"
+  crash_case sink.inside_materialize kill 5 "${FILE_SINKS[0]}"
+fi
 # Regression: replace mode emptied the table at the first commit of every run, so a resumed run
 # deleted the rows its crashed predecessor had landed and checkpointed.
-crash_case engine.fetched_not_landed kill 10 duckdb replace
-crash_case sink.after_commit_before_checkpoint kill 4 parquet replace
+sink_at() { echo "${SINKS[$(($1 % ${#SINKS[@]}))]}"; }
+crash_case engine.fetched_not_landed kill 10 "$(sink_at 2)" replace
+crash_case sink.after_commit_before_checkpoint kill 4 "$(sink_at 0)" replace
 # Error mode: the same moments fail cleanly (exit 1) and a plain run repairs them.
-crash_case engine.fetched_not_landed error 4 csv
-crash_case sink.inside_staging_write error 3 parquet
-crash_case sink.after_commit_before_checkpoint error 2 duckdb
-crash_case state.inside_task_write error 7 parquet
-crash_case sink.inside_materialize error 4 csv
+crash_case engine.fetched_not_landed error 4 "$(sink_at 1)"
+crash_case sink.inside_staging_write error 3 "$(sink_at 0)"
+crash_case sink.after_commit_before_checkpoint error 2 "$(sink_at 2)"
+crash_case state.inside_task_write error 7 "$(sink_at 0)"
+if ((${#FILE_SINKS[@]})); then
+  crash_case sink.inside_materialize error 4 "${FILE_SINKS[1 % ${#FILE_SINKS[@]}]}"
+fi
 
 # An unknown failpoint is a configuration error (78), before any request.
 set +e
@@ -160,9 +192,10 @@ echo "random kills: CRASH_SEED=$CRASH_SEED"
 RANDOM=$CRASH_SEED
 RANDOM_KILLS=0 RANDOM_RUNS=0
 export TUSHARE_URL="http://127.0.0.1:$slow_PORT"
-for kind in parquet csv duckdb; do
+for kind in "${SINKS[@]}"; do
   CASE=$((CASE + 1))
   ws="$WORK/ws$CASE"
+  use_pg_schema "$CASE"
   new_workspace "$ws"
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 1m }"
   marks=("$(now)")
@@ -213,12 +246,13 @@ for audit in "$emu_AUDIT" "$slow_AUDIT"; do
 done
 
 hits=""
-for fp in engine.fetched_not_landed sink.inside_staging_write sink.after_commit_before_checkpoint \
-  state.inside_task_write sink.inside_materialize; do
+points=(engine.fetched_not_landed sink.inside_staging_write sink.after_commit_before_checkpoint state.inside_task_write)
+((${#FILE_SINKS[@]})) && points+=(sink.inside_materialize)
+for fp in "${points[@]}"; do
   [[ ${HITS[$fp]:-0} -ge 5 ]] || fail "failpoint $fp hit only ${HITS[$fp]:-0} times"
   hits+=" $fp=${HITS[$fp]}"
 done
 echo "crash: ok ($((KILLS + ERRORS)) failpoint runs ($KILLS killed, $ERRORS injected errors), each resumed; hits:$hits;" \
   "random: $RANDOM_KILLS kills in $RANDOM_RUNS runs, CRASH_SEED=$CRASH_SEED;" \
   "repeated daily requests: $REPEATED in total, at most $MAX_REPEATED after one crash (bound $C);" \
-  "$TRUTH_ROWS rows exact each time)"
+  "$TRUTH_ROWS rows exact each time; sinks ${SINKS[*]})"

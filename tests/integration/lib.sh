@@ -82,6 +82,11 @@ write_plan() {
     echo "range: { start: $start, end: $end }"
     if [[ $kind == duckdb ]]; then
       echo "sink: { kind: duckdb, table: ${name//-/_} }"
+    elif [[ $kind == sqlite ]]; then
+      echo "sink: { kind: sqlite, path: $name.sqlite, table: ${name//-/_} }"
+    elif [[ $kind == postgres ]]; then
+      # The schema comes from the environment, so that every workspace of a test lands apart.
+      echo "sink: { kind: postgres, dsn: \"\${FINSYNC_TEST_PG_DSN}\", schema: \"\${FINSYNC_IT_PG_SCHEMA}\", table: ${name//-/_} }"
     else
       echo "sink: { kind: $kind, path: $name, table: ${name//-/_}, partition_by: [ts_code, year] }"
     fi
@@ -108,3 +113,25 @@ canonical_from() {  # DB_FILE_OR_:memory: FROM_CLAUSE
 
 # count_lines FILE PATTERN
 count_matching() { grep -c -- "$2" "$1" || true; }
+
+# The same canonical CSV from the database sinks, read with the stores' own clients.
+canonical_sqlite() {  # DB_FILE TABLE
+  python3 - "$1" "$2" <<'PY'
+import sqlite3, sys
+con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+cols = "open, high, low, close, pre_close, change, pct_chg, vol, amount"
+print("ts_code,trade_date," + cols.replace(" ", ""))
+q = f'SELECT ts_code, trade_date, {cols} FROM "{sys.argv[2]}" ORDER BY ts_code, trade_date'
+for r in con.execute(q):
+    print(",".join([r[0], r[1]] + ["%.2f" % v for v in r[2:]]))
+PY
+}
+
+canonical_pg() {  # SCHEMA TABLE (database: FINSYNC_TEST_PG_DSN)
+  local c cols="" list=(open high low close pre_close change pct_chg vol amount)
+  for c in "${list[@]}"; do cols+=", round($c::numeric, 2) AS $c"; done
+  psql -X -A -F, -P footer=off -q -v ON_ERROR_STOP=1 "$FINSYNC_TEST_PG_DSN" \
+    -c "SELECT ts_code, to_char(trade_date, 'YYYY-MM-DD') AS trade_date$cols FROM \"$1\".\"$2\" ORDER BY ts_code COLLATE \"C\", trade_date"
+}
+
+psql_q() { psql -X -A -t -q -v ON_ERROR_STOP=1 "$FINSYNC_TEST_PG_DSN" -c "$1"; }

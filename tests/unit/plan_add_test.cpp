@@ -14,6 +14,9 @@ namespace {
 // The sink keys a build with database sinks has: the grammar must need nothing per kind.
 const std::vector<SinkKey> kDbKeys = {
     {"kind"}, {"path"}, {"dsn"}, {"password"}, {"table"}, {"mode"}, {"partition_by", true}};
+// Keys of a build whose sinks are all files: none takes a dsn.
+const std::vector<SinkKey> kFileKeys = {
+    {"kind"}, {"path"}, {"table"}, {"mode"}, {"partition_by", true}};
 
 std::string dump(const std::vector<SinkEntry>& entries) {
   std::string out;
@@ -60,7 +63,10 @@ TEST(SinkSpec, UrlFormFillsDsnAndTakesOutSinkKeys) {
             "kind=postgres;dsn=postgresql://u@h1,h2/db;");
   EXPECT_EQ(parsed("mysql:mysql://u:${DB_PASSWORD}@h/db?password=${X}", kDbKeys),
             "kind=mysql;dsn=mysql://u:${DB_PASSWORD}@h/db;password=${X};");
-  EXPECT_EQ(parsed("postgres:postgresql://u@h/db"),
+  // The built-in keys (postgres takes a dsn and a schema).
+  EXPECT_EQ(parsed("postgres:postgresql://u@h/db?schema=market"),
+            "kind=postgres;dsn=postgresql://u@h/db;schema=market;");
+  EXPECT_EQ(parsed("postgres:postgresql://u@h/db", kFileKeys),
             "error: a URL location fills sink.dsn, and no sink of this finsync takes one: "
             "expected KIND:PATH");
 }
@@ -103,10 +109,12 @@ TEST(SinkSpec, MalformedSpecsSayWhatWasExpected) {
       "error: sink kind 'Parquet' is not valid: expected KIND:PATH or KIND:URL with a " + kind_msg);
   EXPECT_EQ(parsed("parquet:./d,tabel=x"),
             "error: option 'tabel' is not a sink key (did you mean 'table'?): expected one of "
-            "path, table, mode, partition_by");
+            "path, table, mode, partition_by, replace, dsn, password, batch_size, schema_drift, "
+            "schema, max_retries");
   EXPECT_EQ(parsed("parquet:./d,kind=csv"),
             "error: option 'kind' is not a sink key: expected one of path, table, mode, "
-            "partition_by");
+            "partition_by, replace, dsn, password, batch_size, schema_drift, schema, "
+            "max_retries");
   EXPECT_EQ(parsed("parquet:./d,table"), "error: option 'table' is not valid: expected KEY=VALUE");
   EXPECT_EQ(parsed("parquet:./d,"), "error: option '' is not valid: expected KEY=VALUE");
   EXPECT_EQ(parsed("parquet:./d,path=./e"), "error: 'path' is given twice");

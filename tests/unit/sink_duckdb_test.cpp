@@ -30,6 +30,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A spec as a plan's sink block gives it: kind, path, mode, partition_by.
+SinkSpec spec_of(std::string kind, std::string path, WriteMode mode,
+                 std::vector<std::string> partition_by) {
+  SinkSpec s;
+  s.kind = std::move(kind);
+  s.path = std::move(path);
+  s.mode = mode;
+  s.partition_by = std::move(partition_by);
+  return s;
+}
+
 // --- a helper process that holds a DuckDB file (see StoreHeldByAnotherProcess) -------------------
 // When the test binary is started with FINSYNC_SINK_TEST_HOLD_STORE set, it opens that store
 // before main(), reports "ready" (or "error: ...") in FINSYNC_SINK_TEST_HOLD_READY and sleeps.
@@ -512,16 +523,16 @@ TEST(SinkDuckdb, RejectsSpecsItCannotHonour) {
 
   SinkRegistry reg;
   register_builtin_sinks(reg);
-  EXPECT_EQ(reg.kinds(), (std::vector<std::string>{"csv", "duckdb", "parquet"}));
-  auto none = reg.create(SinkSpec{"duckdb", "", "", WriteMode::upsert, {}}, SinkContext{});
+  EXPECT_EQ(reg.kinds(),
+            (std::vector<std::string>{"csv", "duckdb", "parquet", "postgres", "sqlite"}));
+  auto none = reg.create(spec_of("duckdb", "", WriteMode::upsert, {}), SinkContext{});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().kind, ErrorKind::invalid_input);
-  auto partitioned =
-      reg.create(SinkSpec{"duckdb", "", "", WriteMode::upsert, {"year"}}, ctx).value();
+  auto partitioned = reg.create(spec_of("duckdb", "", WriteMode::upsert, {"year"}), ctx).value();
   EXPECT_EQ(partitioned->open(bars_table()).error().kind, ErrorKind::invalid_input);
 
   // The sink block's mode overrides the table's: append needs no key.
-  auto appender = reg.create(SinkSpec{"duckdb", "", "", WriteMode::append, {}}, ctx).value();
+  auto appender = reg.create(spec_of("duckdb", "", WriteMode::append, {}), ctx).value();
   EXPECT_TRUE(appender->open(no_key));
   ASSERT_TRUE(appender->close());
   // The append-mode table has no primary key, so it cannot be upserted into.

@@ -26,6 +26,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A spec as a plan's sink block gives it: kind, path, mode, partition_by.
+SinkSpec spec_of(std::string kind, std::string path, WriteMode mode,
+                 std::vector<std::string> partition_by) {
+  SinkSpec s;
+  s.kind = std::move(kind);
+  s.path = std::move(path);
+  s.mode = mode;
+  s.partition_by = std::move(partition_by);
+  return s;
+}
+
 class TempDir {
  public:
   TempDir() {
@@ -167,7 +178,7 @@ std::unique_ptr<StagingSink> make_file_sink(const std::string& kind, const SinkC
                                             WriteMode mode = WriteMode::upsert) {
   SinkRegistry reg;
   register_builtin_sinks(reg);
-  SinkSpec spec{kind, path, "", mode, std::move(partition_by)};
+  SinkSpec spec = spec_of(kind, path, mode, std::move(partition_by));
   auto s = reg.create(spec, ctx);
   EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
   if (!s) return nullptr;
@@ -479,11 +490,11 @@ TEST(SinkFiles, RejectsBadPartitionSpecsAndMissingWorkspace) {
 
   SinkRegistry reg;
   register_builtin_sinks(reg);
-  auto none = reg.create(SinkSpec{"parquet", "out", "", WriteMode::upsert, {}},
-                         SinkContext{dir.path(), ""});
+  auto none =
+      reg.create(spec_of("parquet", "out", WriteMode::upsert, {}), SinkContext{dir.path(), ""});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().kind, ErrorKind::invalid_input);
-  auto unknown = reg.create(SinkSpec{"orc", "", "", WriteMode::upsert, {}}, ctx);
+  auto unknown = reg.create(spec_of("orc", "", WriteMode::upsert, {}), ctx);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().kind, ErrorKind::invalid_input);
   // An absolute path is used as is.

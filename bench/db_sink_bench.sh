@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Sink throughput against the store's own bulk loader, in the same run, on the same DDL and
+# durability settings. finsync is fed from in-memory batches (bench/db_sink_bench.cpp: one commit
+# with its landed marker per batch); the loader reads the same rows from a CSV file.
+#
+#   bench/db_sink_bench.sh KIND [ROWS] [ROUNDS]     KIND: sqlite | postgres (default 1,000,000 rows)
+#
+# Each round runs finsync, then the loader(s), into fresh tables; the best round of each counts.
+# postgres uses FINSYNC_TEST_PG_DSN, or starts a throwaway server (scripts/servers.sh). A new
+# kind adds its case below: how to load the CSV natively and how to measure bytes on disk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KIND=${1:?usage: bench/db_sink_bench.sh sqlite|postgres [ROWS] [ROUNDS]}
+ROWS=${2:-1000000}
+ROUNDS=${3:-2}
+BENCH=${SINK_BENCH:-build/release/bench/db_sink_bench}
+W=$(mktemp -d /tmp/finsync-sink-bench.XXXXXX)
+STARTED_PG=0
+finish() {
+  ((STARTED_PG)) && stop_servers
+  rm -rf "$W"
+}
+trap finish EXIT
+
+now() { date +%s.%N; }
+field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }  # a value from db_sink_bench's output line
+best() { sort -g | tail -1; }
+rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", r / s }'; }
+
+"$BENCH" --csv "$W/rows.csv" --rows "$ROWS"
+declare -a F_RATES=() N_RATES=() L_RATES=() U_RATES=()
+case $KIND in
+  sqlite)
+    command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing (apt-get install sqlite3)" >&2; exit 1; }
+    for r in $(seq 1 "$ROUNDS"); do
+      rm -f "$W"/*.sqlite*
+      out=$("$BENCH" --kind sqlite --rows "$ROWS" --set "path=$W/finsync.sqlite")
+      F_RATES+=("$(echo "$out" | field rows_per_s)")
+      F_RSS=$(echo "$out" | field peak_rss_kib)
+      F_BYTES=$(stat -c %s "$W/finsync.sqlite")
+      # The same rows again: every key exists, every row is an update.
+      U_RATES+=("$("$BENCH" --kind sqlite --rows "$ROWS" --set "path=$W/finsync.sqlite" | field rows_per_s)")
+      ddl=$(sqlite3 "$W/finsync.sqlite" "SELECT sql FROM sqlite_master WHERE name = 'bench_daily'")
+      # The CLI's .import (one transaction), same DDL, WAL, synchronous=FULL.
+      sqlite3 "$W/import.sqlite" "PRAGMA journal_mode=WAL" "$ddl" >/dev/null
+      t0=$(now)
+      sqlite3 "$W/import.sqlite" -cmd "PRAGMA synchronous=FULL" ".import --csv --skip 1 $W/rows.csv bench_daily"
+      t1=$(now)
+      N_RATES+=("$(rate "$(echo "$t1 - $t0" | bc -l)")")
+      N_BYTES=$(stat -c %s "$W/import.sqlite")
+      # A bare prepared-statement loop in one transaction, same DDL and pragmas.
+      sqlite3 "$W/loop.sqlite" "PRAGMA journal_mode=WAL" "$ddl" >/dev/null
+      L_RATES+=("$("$BENCH" --sqlite-loop "$W/loop.sqlite" --table bench_daily --rows "$ROWS" | field rows_per_s)")
+      [[ $(sqlite3 "$W/import.sqlite" "SELECT count(*) FROM bench_daily") == "$ROWS" ]] || { echo "import lost rows" >&2; exit 1; }
+      [[ $(sqlite3 "$W/finsync.sqlite" "SELECT count(*) FROM bench_daily") == "$ROWS" ]] || { echo "finsync lost rows" >&2; exit 1; }
+    done
+    NATIVE="sqlite3 .import"
+    LOOP="prepared-statement loop"
+    ;;
+  postgres)
+    if [[ -z "${FINSYNC_TEST_PG_DSN:-}" ]]; then
+      source scripts/servers.sh
+      start_postgres
+      STARTED_PG=1
+    fi
+    DSN=$FINSYNC_TEST_PG_DSN
+    S="finsync_bench_$$"
+    q() { PGOPTIONS="-c client_min_messages=warning" psql -X -A -t -q -v ON_ERROR_STOP=1 "$DSN" -c "$1"; }
+    for r in $(seq 1 "$ROUNDS"); do
+      q "DROP SCHEMA IF EXISTS $S CASCADE; CREATE SCHEMA $S"
+      q "CHECKPOINT"
+      out=$("$BENCH" --kind postgres --rows "$ROWS" --set "dsn=$DSN" --set "schema=$S")
+      F_RATES+=("$(echo "$out" | field rows_per_s)")
+      F_RSS=$(echo "$out" | field peak_rss_kib)
+      F_BYTES=$(q "SELECT pg_total_relation_size('$S.bench_daily')")
+      U_RATES+=("$("$BENCH" --kind postgres --rows "$ROWS" --set "dsn=$DSN" --set "schema=$S" | field rows_per_s)")
+      [[ $(q "SELECT count(*) FROM $S.bench_daily") == "$ROWS" ]] || { echo "finsync lost rows" >&2; exit 1; }
+      # psql \copy (client-side COPY, text CSV) into the same DDL: columns, NOT NULL, key.
+      q "CREATE TABLE $S.native (LIKE $S.bench_daily INCLUDING ALL)"
+      q "CHECKPOINT"
+      t0=$(now)
+      psql -X -q -v ON_ERROR_STOP=1 "$DSN" -c "\\copy $S.native FROM '$W/rows.csv' WITH (FORMAT csv, HEADER true)"
+      t1=$(now)
+      N_RATES+=("$(rate "$(echo "$t1 - $t0" | bc -l)")")
+      N_BYTES=$(q "SELECT pg_total_relation_size('$S.native')")
+      [[ $(q "SELECT count(*) FROM $S.native") == "$ROWS" ]] || { echo "\\copy lost rows" >&2; exit 1; }
+    done
+    q "DROP SCHEMA IF EXISTS $S CASCADE"
+    NATIVE="psql \\copy"
+    LOOP=""
+    ;;
+  *)
+    echo "unknown kind $KIND" >&2
+    exit 64
+    ;;
+esac
+
+f=$(printf '%s\n' "${F_RATES[@]}" | best)
+n=$(printf '%s\n' "${N_RATES[@]}" | best)
+printf '%s, %s rows, best of %s rounds\n' "$KIND" "$ROWS" "$ROUNDS"
+printf '  %-26s %10s rows/s  %12s bytes  peak RSS %s KiB   (rounds: %s)\n' "finsync $KIND sink" "$f" "$F_BYTES" "$F_RSS" "${F_RATES[*]}"
+printf '  %-26s %10s rows/s  %12s bytes   (rounds: %s)\n' "$NATIVE" "$n" "$N_BYTES" "${N_RATES[*]}"
+ratio() { awk -v f="$1" -v n="$2" 'BEGIN { printf "%.0f%%", 100 * f / n }'; }
+printf '  ratio finsync / %s: %s\n' "$NATIVE" "$(ratio "$f" "$n")"
+if [[ -n $LOOP ]]; then
+  l=$(printf '%s\n' "${L_RATES[@]}" | best)
+  printf '  %-26s %10s rows/s   (rounds: %s)\n' "$LOOP" "$l" "${L_RATES[*]}"
+  printf '  ratio finsync / %s: %s\n' "$LOOP" "$(ratio "$f" "$l")"
+fi
+u=$(printf '%s\n' "${U_RATES[@]}" | best)
+printf '  %-26s %10s rows/s   (rounds: %s; every key exists: the merge path)\n' "finsync upsert again" "$u" "${U_RATES[*]}"

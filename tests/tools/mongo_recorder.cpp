@@ -2,6 +2,7 @@
 
 #include <bson/bson.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <cstdio>
 #include <cstring>
@@ -333,8 +334,9 @@ struct MongoRecorder::Impl {
         rec.documents += for_each_in_array(cmd.get(), k, [](const bson_t*) {});
     }
 
-    bool drop = false;
+    bool drop = false, applied = false;
     std::optional<std::string> scripted;
+    const std::string target = first_value(cmd.get());
     {
       std::lock_guard lock(mu);
       if (log != nullptr) {
@@ -346,16 +348,23 @@ struct MongoRecorder::Impl {
                      rec.json.empty() ? "null" : rec.json.c_str());
         std::fflush(log);
       }
-      if (auto it = drops.find(rec.name); it != drops.end() && it->second > 0) {
-        --it->second;
+      auto fault = std::find_if(faults.begin(), faults.end(), [&](const Fault& f) {
+        return f.name == rec.name && (f.collection.empty() || f.collection == target);
+      });
+      if (fault != faults.end()) {
         drop = true;
+        applied = fault->applied;
+        faults.erase(fault);
       } else if (auto sit = scripts.find(rec.name); sit != scripts.end() && !sit->second.empty()) {
         scripted = sit->second.front();
         sit->second.pop_front();
       }
       recorded.push_back(rec);
     }
-    if (drop) return false;
+    if (drop) {
+      if (applied) answer(rec, cmd.get());
+      return false;
+    }
     if (opcode == kOpMsg && (flags & kMoreToCome)) {
       answer(rec, cmd.get());  // unacknowledged write: applied, never answered
       reply = false;
@@ -570,7 +579,11 @@ struct MongoRecorder::Impl {
   std::FILE* log = nullptr;
   std::vector<RecordedCommand> recorded;
   std::map<std::string, std::deque<std::string>> scripts;
-  std::map<std::string, int> drops;
+  struct Fault {
+    std::string name, collection;
+    bool applied = false;
+  };
+  std::deque<Fault> faults;
   std::map<std::string, std::vector<BsonDoc>> stored;
 };
 
@@ -608,9 +621,14 @@ void MongoRecorder::reply_next(const std::string& name, const std::string& reply
   impl_->scripts[name].push_back(reply);
 }
 
-void MongoRecorder::drop_next(const std::string& name) {
+void MongoRecorder::drop_next(const std::string& name, const std::string& collection) {
   std::lock_guard lock(impl_->mu);
-  ++impl_->drops[name];
+  impl_->faults.push_back({name, collection, false});
+}
+
+void MongoRecorder::lose_answer_next(const std::string& name, const std::string& collection) {
+  std::lock_guard lock(impl_->mu);
+  impl_->faults.push_back({name, collection, true});
 }
 
 void MongoRecorder::restart() {

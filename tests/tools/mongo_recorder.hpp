@@ -64,9 +64,11 @@ class MongoRecorder {
   // The next command named `name` is answered with `reply` (canonical or relaxed extended JSON)
   // instead of the default; each call scripts one more answer, used in order.
   void reply_next(const std::string& name, const std::string& reply);
-  // The next command named `name` is recorded and its connection closed without an answer (a
-  // server that went away mid-request).
-  void drop_next(const std::string& name);
+  // The next command named `name` (on `collection`, when given) is recorded and its connection
+  // closed without an answer and without applying it: a server that went away mid-request.
+  void drop_next(const std::string& name, const std::string& collection = "");
+  // Like drop_next, but the command is applied first: the write happened, its answer was lost.
+  void lose_answer_next(const std::string& name, const std::string& collection = "");
   // Closes every client connection and the listener, then listens again on the same port: the
   // driver sees its connections die as in a server restart.
   void restart();

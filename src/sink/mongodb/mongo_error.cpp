@@ -85,7 +85,7 @@ bool has_write_concern_errors(const bson_t* reply) {
 
 Error mongo_error(std::string_view what, const bson_error_t& e, const bson_t* reply) {
   ErrorKind kind = ErrorKind::permanent;
-  int64_t code = e.code;
+  int64_t code = 0;  // the server's, when it gave one
   if (e.domain == MONGOC_ERROR_STREAM || e.domain == MONGOC_ERROR_PROTOCOL ||
       e.domain == MONGOC_ERROR_SERVER_SELECTION) {
     kind = ErrorKind::transient;  // the connection broke or no server answers now
@@ -96,8 +96,9 @@ Error mongo_error(std::string_view what, const bson_error_t& e, const bson_t* re
   }
   std::vector<int64_t> codes = write_error_codes(reply);
   for (int64_t c : codes_in(reply, "writeConcernErrors")) codes.push_back(c);
+  // Error API 2: a server's own code comes in the SERVER (or WRITE_CONCERN) domain.
   if (codes.empty() && (e.domain == MONGOC_ERROR_SERVER || e.domain == MONGOC_ERROR_QUERY ||
-                        e.domain == MONGOC_ERROR_WRITE_CONCERN || e.domain == MONGOC_ERROR_COMMAND))
+                        e.domain == MONGOC_ERROR_WRITE_CONCERN))
     codes.push_back(e.code);
   if (!codes.empty()) {
     code = codes.front();

@@ -13,24 +13,7 @@
 # The server's own behaviour (real uniqueness, validation, SCRAM) is the live test's
 # (SinkMongoLive, FINSYNC_TEST_MONGO_URI).
 source "$(dirname "$0")/lib.sh"
-: "${MONGO_RECORDER:?MONGO_RECORDER must point at the mongo_recorder tool}"
 LANDED=(python3 "$SOURCE_DIR/tests/tools/mongo_landed.py")
-
-# start_recorder NAME: sets NAME_PORT, NAME_LOG and NAME_PID.
-start_recorder() {
-  local name=$1 port_file="$WORK/$1.port"
-  "$MONGO_RECORDER" --log "$WORK/$name.jsonl" --port-file "$port_file" \
-    >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
-  EMU_PIDS+=($!)
-  printf -v "${name}_PID" '%s' "$!"
-  for _ in $(seq 1 200); do
-    [[ -s "$port_file" ]] && break
-    sleep 0.05
-  done
-  [[ -s "$port_file" ]] || fail "recorder $name did not start: $(cat "$WORK/$name.stderr")"
-  printf -v "${name}_PORT" '%s' "$(cat "$port_file")"
-  printf -v "${name}_LOG" '%s' "$WORK/$name.jsonl"
-}
 
 # mongo_plan FILE NAME COLLECTION DSN [extra sink keys] [extra plan line]
 mongo_plan() {

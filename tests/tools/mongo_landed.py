@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""mongo_landed.py LOG COLLECTION [--check-statements]
+"""mongo_landed.py LOG COLLECTION [--check-statements] [--db=NAME]
 
 Replays what mongo_recorder logged (JSON lines, canonical extended JSON bodies) for COLLECTION
 the way a MongoDB server applies it: an update statement with upsert replaces the document its
@@ -9,6 +9,7 @@ an empty filter empties the collection, a delete with a filter removes the docum
 matches (equality, $gte/$lt on dates). Prints the final documents as the emulator's canonical
 truth CSV, sorted by ts_code, trade_date.
 
+--db=NAME replays only the commands sent to database NAME.
 --check-statements also fails (exit 1) unless every update statement on COLLECTION is
 {q: the key fields of u, u: a whole document, upsert: true, multi: false}.
 """
@@ -58,6 +59,7 @@ def day_text(ms):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     check = "--check-statements" in sys.argv
+    db = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--db=")), None)
     if len(args) != 2:
         raise SystemExit(__doc__)
     log, coll = args
@@ -71,7 +73,7 @@ def main():
             if not body:
                 continue
             name = rec["cmd"]
-            if body.get(name) != coll:
+            if body.get(name) != coll or (db is not None and rec["db"] != db):
                 continue
             if name == "createIndexes":
                 for ix in body["indexes"]:

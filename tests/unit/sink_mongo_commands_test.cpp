@@ -500,6 +500,20 @@ TEST(SinkMongoCommands, NoServerIsUnreachable) {
       << sess.error().message;
 }
 
+TEST(SinkMongoCommands, AnUnexpandedDsnIsParsedAtConnect) {
+  // `finsync validate` builds sinks without the environment: ${VAR}s stay as written.
+  SinkSpec s;
+  s.kind = "mongodb";
+  s.dsn = "mongodb://127.0.0.1:${PORT}/market";
+  auto d = make_driver(s);
+  ASSERT_TRUE(d) << d.error().message;
+  auto sess = (*d)->connect();
+  ASSERT_FALSE(sess);
+  EXPECT_EQ(sess.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(sess.error().message.find("not a MongoDB connection string"), std::string::npos)
+      << sess.error().message;
+}
+
 TEST(SinkMongoCommands, DsnProblemsAreInvalidInputWithTheSecretMasked) {
   auto msg = [](const std::string& dsn, const std::string& password = "") {
     SinkSpec s;

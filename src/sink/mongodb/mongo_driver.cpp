@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -592,16 +593,65 @@ class MongoSession final : public db::Session {
   std::map<std::string, std::unique_ptr<RowMapper>> mappers_;
 };
 
+// The connection string, parsed, with the password applied.
+struct ParsedDsn {
+  UriPtr uri;
+  std::string where;  // "host:port[,host:port]/db", no secret
+  std::string db;
+  std::string user;
+};
+
+Result<ParsedDsn> parse_dsn(const SinkSpec& spec) {
+  auto bad = [&](std::string why) {
+    return fail(ErrorKind::invalid_input,
+                secrets::mask(fmt::format("{}: {}", spec.located("dsn"), why)));
+  };
+  if (spec.dsn.empty()) return bad("a mongodb sink needs a dsn (mongodb://user@host:27017/db)");
+  bson_error_t err;
+  ParsedDsn p;
+  p.uri.reset(mongoc_uri_new_with_error(spec.dsn.c_str(), &err));
+  if (!p.uri) return bad(fmt::format("not a MongoDB connection string: {}", err.message));
+  mongoc_uri_t* uri = p.uri.get();
+  const char* db = mongoc_uri_get_database(uri);
+  if (db == nullptr || *db == '\0')
+    return bad("the dsn names no database: write it as the path, mongodb://host:27017/DB");
+  p.db = db;
+  const char* user = mongoc_uri_get_username(uri);
+  p.user = user != nullptr ? user : "";
+  if (!spec.password.empty()) {
+    if (user == nullptr)
+      return fail(ErrorKind::invalid_input,
+                  fmt::format("{}: a password needs a user in the dsn (mongodb://USER@host/db)",
+                              spec.located("password")));
+    secrets::register_secret(spec.password);
+    mongoc_uri_set_password(uri, spec.password.c_str());
+  }
+  if (const char* pw = mongoc_uri_get_password(uri); pw != nullptr && *pw != '\0')
+    secrets::register_secret(pw);
+  const mongoc_write_concern_t* wc = mongoc_uri_get_write_concern(uri);
+  if (wc != nullptr && mongoc_write_concern_get_w(wc) == MONGOC_WRITE_CONCERN_W_UNACKNOWLEDGED)
+    return bad(
+        "w=0 (unacknowledged writes) cannot tell landed rows from lost ones; use w=1 or "
+        "w=majority");
+  if (mongoc_uri_get_appname(uri) == nullptr) mongoc_uri_set_appname(uri, "finsync");
+  std::string hosts;
+  for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri); h != nullptr; h = h->next)
+    hosts += (hosts.empty() ? "" : ",") + std::string(h->host_and_port);
+  if (hosts.empty() && mongoc_uri_get_srv_hostname(uri) != nullptr)
+    hosts = std::string("srv:") + mongoc_uri_get_srv_hostname(uri);
+  p.where = fmt::format("{}/{}", hosts, p.db);
+  return p;
+}
+
 class MongoDriver final : public db::Driver {
  public:
-  MongoDriver(UriPtr uri, std::string where, std::string db, std::string user)
-      : uri_(std::move(uri)),
-        where_(std::move(where)),
-        db_(std::move(db)),
-        user_(std::move(user)) {}
+  // `parsed` is empty when the spec still holds ${VAR}s (a plan checked without its
+  // environment): connect() parses then.
+  MongoDriver(SinkSpec spec, std::optional<ParsedDsn> parsed)
+      : spec_(std::move(spec)), parsed_(std::move(parsed)) {}
 
   std::string_view kind() const override { return "mongodb"; }
-  std::string where() const override { return where_; }
+  std::string where() const override { return parsed_ ? parsed_->where : secrets::mask(spec_.dsn); }
   db::Capabilities capabilities() const override {
     db::Capabilities c;
     c.transactions = false;
@@ -626,64 +676,42 @@ class MongoDriver final : public db::Driver {
   int64_t default_batch_size() const override { return 10'000; }
 
   Result<std::unique_ptr<db::Session>> connect() override {
+    if (!parsed_) {
+      auto p = parse_dsn(spec_);
+      if (!p) return fail(p.error());
+      parsed_ = std::move(*p);
+    }
     bson_error_t err;
-    ClientPtr client(mongoc_client_new_from_uri_with_error(uri_.get(), &err));
+    ClientPtr client(mongoc_client_new_from_uri_with_error(parsed_->uri.get(), &err));
     if (!client)
       return fail(ErrorKind::invalid_input,
                   secrets::mask(fmt::format("the dsn is not usable: {}", err.message)));
     mongoc_client_set_error_api(client.get(), MONGOC_ERROR_API_VERSION_2);
-    auto s = std::make_unique<MongoSession>(std::move(client), db_, user_);
+    auto s = std::make_unique<MongoSession>(std::move(client), parsed_->db, parsed_->user);
     if (auto r = s->ping(); !r) return fail(r.error());
     return std::unique_ptr<db::Session>(std::move(s));
   }
 
  private:
-  UriPtr uri_;
-  std::string where_;
-  std::string db_;
-  std::string user_;
+  SinkSpec spec_;
+  std::optional<ParsedDsn> parsed_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<db::Driver>> make_driver(const SinkSpec& spec) {
   init_mongoc();
-  auto bad = [&](std::string why) {
-    return fail(ErrorKind::invalid_input,
-                secrets::mask(fmt::format("{}: {}", spec.located("dsn"), why)));
-  };
-  if (spec.dsn.empty()) return bad("a mongodb sink needs a dsn (mongodb://user@host:27017/db)");
-  bson_error_t err;
-  UriPtr uri(mongoc_uri_new_with_error(spec.dsn.c_str(), &err));
-  if (!uri) return bad(fmt::format("not a MongoDB connection string: {}", err.message));
-  const char* db = mongoc_uri_get_database(uri.get());
-  if (db == nullptr || *db == '\0')
-    return bad("the dsn names no database: write it as the path, mongodb://host:27017/DB");
-  const char* user = mongoc_uri_get_username(uri.get());
-  if (!spec.password.empty()) {
-    if (user == nullptr)
+  const bool unexpanded =
+      spec.dsn.find("${") != std::string::npos || spec.password.find("${") != std::string::npos;
+  if (unexpanded) {
+    if (spec.dsn.empty())
       return fail(ErrorKind::invalid_input,
-                  fmt::format("{}: a password needs a user in the dsn (mongodb://USER@host/db)",
-                              spec.located("password")));
-    secrets::register_secret(spec.password);
-    mongoc_uri_set_password(uri.get(), spec.password.c_str());
+                  fmt::format("{}: a mongodb sink needs a dsn", spec.located("dsn")));
+    return std::unique_ptr<db::Driver>(std::make_unique<MongoDriver>(spec, std::nullopt));
   }
-  if (const char* pw = mongoc_uri_get_password(uri.get()); pw != nullptr && *pw != '\0')
-    secrets::register_secret(pw);
-  const mongoc_write_concern_t* wc = mongoc_uri_get_write_concern(uri.get());
-  if (wc != nullptr && mongoc_write_concern_get_w(wc) == MONGOC_WRITE_CONCERN_W_UNACKNOWLEDGED)
-    return bad(
-        "w=0 (unacknowledged writes) cannot tell landed rows from lost ones; use w=1 or "
-        "w=majority");
-  if (mongoc_uri_get_appname(uri.get()) == nullptr) mongoc_uri_set_appname(uri.get(), "finsync");
-  std::string hosts;
-  for (const mongoc_host_list_t* h = mongoc_uri_get_hosts(uri.get()); h != nullptr; h = h->next)
-    hosts += (hosts.empty() ? "" : ",") + std::string(h->host_and_port);
-  if (hosts.empty() && mongoc_uri_get_srv_hostname(uri.get()) != nullptr)
-    hosts = std::string("srv:") + mongoc_uri_get_srv_hostname(uri.get());
-  std::string where = fmt::format("{}/{}", hosts, db);
-  return std::unique_ptr<db::Driver>(std::make_unique<MongoDriver>(
-      std::move(uri), std::move(where), db, user != nullptr ? user : ""));
+  auto parsed = parse_dsn(spec);
+  if (!parsed) return fail(parsed.error());
+  return std::unique_ptr<db::Driver>(std::make_unique<MongoDriver>(spec, std::move(*parsed)));
 }
 
 }  // namespace finsync::sink::mongodb

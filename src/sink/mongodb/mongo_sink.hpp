@@ -14,7 +14,8 @@ namespace finsync::sink::mongodb {
 
 void register_mongodb_sink(SinkRegistry& registry);
 
-// The driver alone, for tests: parses the dsn and applies the password; no I/O.
+// The driver alone, for tests: parses the dsn and applies the password; no I/O. A spec that
+// still holds ${VAR}s (a plan checked without its environment) is parsed at connect().
 Result<std::unique_ptr<db::Driver>> make_driver(const SinkSpec& spec);
 
 }  // namespace finsync::sink::mongodb

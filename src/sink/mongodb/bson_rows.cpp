@@ -66,6 +66,21 @@ Result<int64_t> timestamp_millis(int64_t micros, const std::string& column, size
   return micros / 1000;
 }
 
+void append_property(bson_t* properties, const std::string& name, const char* bson_type,
+                     bool nullable) {
+  bson_t prop, types;
+  bson_append_document_begin(properties, name.data(), len(name), &prop);
+  if (nullable) {
+    BSON_APPEND_ARRAY_BEGIN(&prop, "bsonType", &types);
+    BSON_APPEND_UTF8(&types, "0", bson_type);
+    BSON_APPEND_UTF8(&types, "1", "null");
+    bson_append_array_end(&prop, &types);
+  } else {
+    BSON_APPEND_UTF8(&prop, "bsonType", bson_type);
+  }
+  bson_append_document_end(properties, &prop);
+}
+
 RowMapper::RowMapper(Schema schema, std::vector<std::string> key)
     : schema_(std::move(schema)), key_names_(std::move(key)) {
   is_key_.assign(schema_.fields.size(), false);
@@ -151,21 +166,9 @@ void RowMapper::json_schema(bson_t* out) const {
   }
   bson_append_array_end(out, &required);
   BSON_APPEND_DOCUMENT_BEGIN(out, "properties", &properties);
-  for (size_t c = 0; c < schema_.fields.size(); ++c) {
-    const Field& f = schema_.fields[c];
-    bson_t prop;
-    bson_append_document_begin(&properties, f.name.data(), len(f.name), &prop);
-    if (is_key_[c]) {
-      BSON_APPEND_UTF8(&prop, "bsonType", bson_type_name(f.type));
-    } else {
-      bson_t types;
-      BSON_APPEND_ARRAY_BEGIN(&prop, "bsonType", &types);
-      BSON_APPEND_UTF8(&types, "0", bson_type_name(f.type));
-      BSON_APPEND_UTF8(&types, "1", "null");
-      bson_append_array_end(&prop, &types);
-    }
-    bson_append_document_end(&properties, &prop);
-  }
+  for (size_t c = 0; c < schema_.fields.size(); ++c)
+    append_property(&properties, schema_.fields[c].name, bson_type_name(schema_.fields[c].type),
+                    !is_key_[c]);
   bson_append_document_end(out, &properties);
 }
 

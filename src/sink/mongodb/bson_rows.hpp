@@ -25,6 +25,11 @@ const char* bson_type_name(DataType type);
 // '$', no NUL, not `_id` (the server's own). invalid_input naming the column otherwise.
 Result<void> check_field_name(const std::string& name);
 
+// Appends {name: {bsonType: type}} to a $jsonSchema's properties, or [type, "null"] when
+// `nullable`.
+void append_property(bson_t* properties, const std::string& name, const char* bson_type,
+                     bool nullable);
+
 class RowMapper {
  public:
   // `key`: the primary key, each in `schema`.

@@ -116,21 +116,6 @@ Result<void> each(mongoc_cursor_t* cursor, std::string_view what, F&& f) {
   return {};
 }
 
-void append_property(bson_t* properties, const std::string& name, const std::string& type,
-                     bool nullable) {
-  bson_t prop, types;
-  bson_append_document_begin(properties, name.data(), static_cast<int>(name.size()), &prop);
-  if (nullable) {
-    BSON_APPEND_ARRAY_BEGIN(&prop, "bsonType", &types);
-    BSON_APPEND_UTF8(&types, "0", type.c_str());
-    BSON_APPEND_UTF8(&types, "1", "null");
-    bson_append_array_end(&prop, &types);
-  } else {
-    BSON_APPEND_UTF8(&prop, "bsonType", type.c_str());
-  }
-  bson_append_document_end(properties, &prop);
-}
-
 // The collection's $jsonSchema as a table shape: each property with its non-null bsonType,
 // nullable when "null" is among its types.
 TableShape shape_of(const bson_t* json_schema) {
@@ -272,7 +257,7 @@ class MongoSession final : public db::Session {
         sub_document(&it, &old);
         BSON_APPEND_DOCUMENT_BEGIN(&js, "properties", &props);
         bson_concat(&props, &old);
-        append_property(&props, field.name, type, true);
+        append_property(&props, field.name, type.c_str(), true);
         bson_append_document_end(&js, &props);
       }
     } else {

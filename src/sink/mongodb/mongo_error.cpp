@@ -51,8 +51,9 @@ std::vector<int64_t> codes_in(const bson_t* reply, const char* array) {
   return out;
 }
 
-}  // namespace
-
+// Server error codes the driver specifications call retryable (the server is restarting, stepping
+// down, or the network broke), plus WriteConflict and DuplicateKey (two writers upserting one
+// new key at once: the loser's retry finds the document and replaces it).
 bool retryable_code(int64_t code) {
   static constexpr int64_t codes[] = {
       6,      // HostUnreachable
@@ -74,6 +75,8 @@ bool retryable_code(int64_t code) {
   };
   return std::find(std::begin(codes), std::end(codes), code) != std::end(codes);
 }
+
+}  // namespace
 
 std::vector<int64_t> write_error_codes(const bson_t* reply) {
   return codes_in(reply, "writeErrors");

@@ -2,16 +2,13 @@
 // libmongoc errors classified by what the framework should do next (src/sink/db/driver.hpp).
 #include <mongoc/mongoc.h>
 
+#include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 
 namespace finsync::sink::mongodb {
-
-// Server error codes the driver specifications call retryable (the server is restarting, stepping
-// down, or the network broke), plus WriteConflict and DuplicateKey (two writers upserting one
-// new key at once: the loser's retry finds the document and replaces it).
-bool retryable_code(int64_t code);
 
 // `what` names the step ("writing rows", "reading landed markers"). The message is masked.
 // `reply` (may be null) is the server's answer: its writeErrors, writeConcernErrors and

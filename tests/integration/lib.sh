@@ -139,12 +139,14 @@ canonical_pg() {  # SCHEMA TABLE (database: FINSYNC_TEST_PG_DSN)
 
 psql_q() { psql -X -A -t -q -v ON_ERROR_STOP=1 "$FINSYNC_TEST_PG_DSN" -c "$1"; }
 
-# start_recorder NAME: a mongo_recorder (tests/tools/mongo_recorder.hpp: a loopback MongoDB
-# wire-protocol recorder) logging to $WORK/NAME.jsonl; sets NAME_PORT, NAME_LOG and NAME_PID.
+# start_recorder NAME [recorder options]: a mongo_recorder (tests/tools/mongo_recorder.hpp: a
+# loopback MongoDB wire-protocol recorder) logging to $WORK/NAME.jsonl; sets NAME_PORT, NAME_LOG
+# and NAME_PID.
 start_recorder() {
   : "${MONGO_RECORDER:?MONGO_RECORDER must point at the mongo_recorder tool}"
   local name=$1 port_file="$WORK/$1.port"
-  "$MONGO_RECORDER" --log "$WORK/$name.jsonl" --port-file "$port_file" \
+  shift
+  "$MONGO_RECORDER" --log "$WORK/$name.jsonl" --port-file "$port_file" "$@" \
     >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
   EMU_PIDS+=($!)
   printf -v "${name}_PID" '%s' "$!"

@@ -2,12 +2,9 @@
 // framework) against the loopback wire-protocol recorder: the order of the commands of open and
 // of a landing (rows, then the journaled marker), batch sizes, replace, schema drift, reconnects
 // after a server restart and a landing re-run after a lost answer, `sinks check`, errors that
-// name the sink and host and never the password; flat memory over 1,000,000 rows.
+// name the sink and host and never the password. Flat memory: sink_mongodb_memory.sh.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -335,63 +332,6 @@ TEST(SinkMongo, UnknownSpecKeysAreRejected) {
   EXPECT_NE(s.error().message.find("'partition' is not an option of mongodb sinks"),
             std::string::npos)
       << s.error().message;
-}
-
-// Peak RSS (KiB) of a child process that lands `rows` rows into the recorder at `port` in
-// commits of `per_commit` rows.
-int64_t child_peak_kib(const MongoRecorder& rec, const std::string& table, int64_t rows,
-                       int64_t per_commit) {
-  int fds[2];
-  if (::pipe(fds) != 0) return -1;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    int rc = 0;
-    auto sink = make_sink(spec_for(rec));
-    TableSpec t = bars_table(table);
-    t.table = table;
-    if (!sink || !sink->open(t)) rc = 2;
-    for (int64_t i = 0; rc == 0 && i < rows; i += per_commit) {
-      const RecordBatch b = many_rows(size_t(std::min(per_commit, rows - i)));
-      if (!sink->write(b) || !sink->commit(checkpoint("t" + std::to_string(i), b.num_rows())))
-        rc = 3;
-    }
-    if (rc == 0 && !sink->close()) rc = 4;
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    int64_t hwm = -1;
-    while (std::getline(status, line))
-      if (line.rfind("VmHWM:", 0) == 0) hwm = std::stoll(line.substr(6));
-    const std::string out = std::to_string(rc == 0 ? hwm : -rc);
-    (void)!::write(fds[1], out.data(), out.size());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  char buf[64] = {};
-  const ssize_t n = ::read(fds[0], buf, sizeof buf - 1);
-  ::close(fds[0]);
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  return n > 0 ? std::stoll(std::string(buf, size_t(n))) : -1;
-}
-
-TEST(SinkMongo, MemoryStaysFlatOverAMillionRows) {
-  MongoRecorder::Options o;
-  o.record_documents = false;
-  MongoRecorder rec(o);
-  const int64_t peak_100k = child_peak_kib(rec, "small", 100'000, 10'000);
-  const int64_t peak_1m = child_peak_kib(rec, "big", 1'000'000, 10'000);
-  ASSERT_GT(peak_100k, 0);
-  ASSERT_GT(peak_1m, 0);
-  int64_t docs = 0, markers = 0;
-  // Summary mode decodes only the remembered collection (_finsync_landed): data commands carry
-  // no JSON.
-  for (const auto& c : rec.commands("update")) (c.json.empty() ? docs : markers) += c.documents;
-  EXPECT_EQ(docs, 1'100'000);
-  EXPECT_EQ(markers, 110);
-  // Ten times the rows, the same memory: a landing holds its own rows only (10,000 here).
-  EXPECT_LT(peak_1m - peak_100k, 16 * 1024)
-      << "peak RSS " << peak_100k << " KiB for 100k rows, " << peak_1m << " KiB for 1M rows";
 }
 
 }  // namespace

@@ -26,9 +26,14 @@ if [[ " ${SINKS[*]} " == *" postgres "* ]]; then
   }
   trap pg_cleanup EXIT
 fi
-# Each workspace of a postgres case lands in its own schema.
-use_pg_schema() {
-  export FINSYNC_IT_PG_SCHEMA="${PG_BASE}_$1"
+# mongodb: one recorder for every case (what a server would hold is its log replayed).
+if [[ " ${SINKS[*]} " == *" mongodb "* ]]; then
+  start_recorder mongo
+  export FINSYNC_IT_MONGO_PORT=$mongo_PORT
+fi
+# Each workspace lands apart: a postgres schema, a mongodb database of its own.
+use_case_store() {
+  export FINSYNC_IT_PG_SCHEMA="${PG_BASE}_$1" FINSYNC_IT_MONGO_DB="crash_$1"
   PG_SCHEMAS+=("$FINSYNC_IT_PG_SCHEMA")
 }
 START=2015-01-01 END=2016-12-31 # 2 years x 4 symbols: 8 partitions
@@ -59,6 +64,12 @@ check_landed() {
   if [[ $kind == sqlite ]]; then
     canonical_sqlite "$ws/data/cr.sqlite" cr >"$WORK/landed.csv"
     dups=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) - count(DISTINCT ts_code || trade_date) FROM cr").fetchone()[0])' "$ws/data/cr.sqlite")
+  elif [[ $kind == mongodb ]]; then
+    # Every statement must be an upsert by the key (the unique index makes a second copy of a
+    # key impossible on a server), replayed in order.
+    python3 "$SOURCE_DIR/tests/tools/mongo_landed.py" "$mongo_LOG" cr --check-statements \
+      --db="$FINSYNC_IT_MONGO_DB" >"$WORK/landed.csv" || fail "$what: replaying the recorder's log"
+    dups=0
   elif [[ $kind == postgres ]]; then
     canonical_pg "$FINSYNC_IT_PG_SCHEMA" cr >"$WORK/landed.csv"
     dups=$(psql_q "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM $FINSYNC_IT_PG_SCHEMA.cr")
@@ -103,7 +114,7 @@ crash_case() {
   CASE=$((CASE + 1))
   what="$fp:$mode@$hit/$kind/$write_mode"
   ws="$WORK/ws$CASE"
-  use_pg_schema "$CASE"
+  use_case_store "$CASE"
   new_workspace "$ws"
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 3m }"
   sed -i "s/^sink: {\(.*\) }\$/sink: {\1, mode: $write_mode }/" "$ws/plans/cr.yaml"
@@ -195,7 +206,7 @@ export TUSHARE_URL="http://127.0.0.1:$slow_PORT"
 for kind in "${SINKS[@]}"; do
   CASE=$((CASE + 1))
   ws="$WORK/ws$CASE"
-  use_pg_schema "$CASE"
+  use_case_store "$CASE"
   new_workspace "$ws"
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 1m }"
   marks=("$(now)")

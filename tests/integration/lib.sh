@@ -84,6 +84,9 @@ write_plan() {
       echo "sink: { kind: duckdb, table: ${name//-/_} }"
     elif [[ $kind == sqlite ]]; then
       echo "sink: { kind: sqlite, path: $name.sqlite, table: ${name//-/_} }"
+    elif [[ $kind == mongodb ]]; then
+      # The recorder's port and the database come from the environment (start_recorder).
+      echo "sink: { kind: mongodb, dsn: \"mongodb://127.0.0.1:\${FINSYNC_IT_MONGO_PORT}/\${FINSYNC_IT_MONGO_DB}\", table: ${name//-/_} }"
     elif [[ $kind == postgres ]]; then
       # The schema comes from the environment, so that every workspace of a test lands apart.
       echo "sink: { kind: postgres, dsn: \"\${FINSYNC_TEST_PG_DSN}\", schema: \"\${FINSYNC_IT_PG_SCHEMA}\", table: ${name//-/_} }"
@@ -135,3 +138,23 @@ canonical_pg() {  # SCHEMA TABLE (database: FINSYNC_TEST_PG_DSN)
 }
 
 psql_q() { psql -X -A -t -q -v ON_ERROR_STOP=1 "$FINSYNC_TEST_PG_DSN" -c "$1"; }
+
+# start_recorder NAME [recorder options]: a mongo_recorder (tests/tools/mongo_recorder.hpp: a
+# loopback MongoDB wire-protocol recorder) logging to $WORK/NAME.jsonl; sets NAME_PORT, NAME_LOG
+# and NAME_PID.
+start_recorder() {
+  : "${MONGO_RECORDER:?MONGO_RECORDER must point at the mongo_recorder tool}"
+  local name=$1 port_file="$WORK/$1.port"
+  shift
+  "$MONGO_RECORDER" --log "$WORK/$name.jsonl" --port-file "$port_file" "$@" \
+    >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
+  EMU_PIDS+=($!)
+  printf -v "${name}_PID" '%s' "$!"
+  for _ in $(seq 1 200); do
+    [[ -s "$port_file" ]] && break
+    sleep 0.05
+  done
+  [[ -s "$port_file" ]] || fail "recorder $name did not start: $(cat "$WORK/$name.stderr")"
+  printf -v "${name}_PORT" '%s' "$(cat "$port_file")"
+  printf -v "${name}_LOG" '%s' "$WORK/$name.jsonl"
+}

@@ -1,0 +1,12 @@
+#pragma once
+// The mysql sink kind (also registered as mariadb), over MariaDB Connector/C: InnoDB tables,
+// one transaction per landing with its _finsync_landed markers. Rows go by LOAD DATA LOCAL
+// INFILE streamed from memory (load: infile, the default) or by multi-row INSERT ... ON
+// DUPLICATE KEY UPDATE (load: insert, for servers that refuse LOCAL INFILE).
+#include "sink/registry.hpp"
+
+namespace finsync::sink::mysql {
+
+void register_mysql_sink(SinkRegistry& registry);
+
+}  // namespace finsync::sink::mysql

@@ -173,6 +173,29 @@ TEST_P(SinkMysql, AKeyRepeatedAcrossPiecesOfOneNewLandingKeepsTheLastRow) {
   EXPECT_EQ(db_.one("SELECT count(*) FROM _finsync_landed"), "2");
 }
 
+TEST_P(SinkMysql, AColumnThePlanDoesNotWriteKeepsItsValueWhenItsRowIsUpserted) {
+  // A column of the user's own: REPLACE would reset it, so such a table takes the stage table
+  // and its merge (infile) or ON DUPLICATE KEY UPDATE of the plan's columns (insert).
+  db_.exec(
+      "CREATE TABLE bars(sym varchar(191) NOT NULL, day date NOT NULL, at datetime(6), close "
+      "double, vol bigint, ok tinyint(1), note text, PRIMARY KEY (sym, day)) DEFAULT "
+      "CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+  SinkSpec spec;
+  spec.schema_drift = SchemaDrift::evolve;
+  spec.batch_size = 2;
+  auto s = make(spec);
+  ASSERT_TRUE(s->open(table_of())) << "";
+  ASSERT_TRUE(s->write(rows_of("A", 3)));
+  ASSERT_TRUE(s->write(rows_of("A", 1, 8, 2)));  // 03-01 again, in a later piece
+  ASSERT_TRUE(s->commit(cp("t0", 4)));
+  db_.exec("UPDATE bars SET note = 'mine' WHERE day = '2024-02-29'");
+  ASSERT_TRUE(s->write(rows_of("A", 2, 30)));
+  ASSERT_TRUE(s->commit(cp("t1", 2)));
+  EXPECT_EQ(
+      db_.rows("SELECT concat_ws(' ', day, close, vol, ok, note) FROM bars ORDER BY day"),
+      (std::vector<std::string>{"2024-02-28 30 0 0", "2024-02-29 31 1 mine", "2024-03-01 8 0 0"}));
+}
+
 TEST_P(SinkMysql, AppendInsertsEveryRowIntoATableWithoutKey) {
   auto s = make();
   ASSERT_TRUE(s->open(table_of(WriteMode::append)));

@@ -129,24 +129,6 @@ std::string on_duplicate(const db::TableDesign& t) {
   return fmt::format(" ON DUPLICATE KEY UPDATE {}", fmt::join(sets, ", "));
 }
 
-// What LOAD DATA answers in mysql_info(): "Records: 3  Deleted: 0  Skipped: 1  Warnings: 1".
-struct LoadInfo {
-  int64_t records = 0, skipped = 0, warnings = 0;
-};
-
-LoadInfo parse_info(const char* info) {
-  LoadInfo out;
-  if (info == nullptr) return out;
-  auto field = [info](const char* name) -> int64_t {
-    const char* at = std::strstr(info, name);
-    return at != nullptr ? std::strtoll(at + std::strlen(name), nullptr, 10) : 0;
-  };
-  out.records = field("Records:");
-  out.skipped = field("Skipped:");
-  out.warnings = field("Warnings:");
-  return out;
-}
-
 using Rows = std::vector<std::vector<std::optional<std::string>>>;
 
 class MySession final : public db::Session {
@@ -211,6 +193,7 @@ class MySession final : public db::Session {
 
   Result<void> add_column(const db::TableDesign& t, const Field& f,
                           const std::string& type) override {
+    exact_columns_.reset();
     if (auto r = drop_stage(); !r) return r;
     auto r = exec("adding a column", fmt::format("ALTER TABLE {} ADD COLUMN {} {}",
                                                  quote_name(t.name), quote_name(f.name), type));
@@ -290,23 +273,18 @@ class MySession final : public db::Session {
                           size_t end) override {
     if (load_ == Load::insert) return insert_rows(t, b, begin, end);
     const std::string table = quote_name(t.name), cols = column_list(t);
-    if (!t.unique_key) return load_rows(table, cols, b, begin, end, false).map([](LoadInfo) {});
-    // Upsert. While no key has met an existing row on this connection, a piece is loaded
-    // straight into the table with IGNORE under a savepoint: a first backfill pays one write
-    // per row, like the server's own LOAD DATA. A piece that skipped a row (its key exists, or
-    // repeats inside the landing) is rolled back to the savepoint and goes through the stage
-    // table, as does every piece after it on this connection; finish_rows merges them.
-    if (!conflicts_) {
-      if (auto r = exec("loading rows", "SAVEPOINT finsync_piece"); !r) return r;
-      auto direct = load_rows(table, cols, b, begin, end, true);
-      if (!direct) return fail(direct.error());
-      if (direct->skipped == 0) return exec("loading rows", "RELEASE SAVEPOINT finsync_piece");
-      if (auto r = exec("loading rows", "ROLLBACK TO SAVEPOINT finsync_piece"); !r) return r;
-      conflicts_ = true;
-    }
+    if (!t.unique_key) return load_rows(table, cols, b, begin, end, "");
+    // Upsert. REPLACE overwrites the row of a key that exists (in place: the table has no other
+    // unique key) and keeps a key's last line, one write per row whether the key is new or not.
+    // It rewrites the whole row, though: in a table with a column the plan does not write, that
+    // column would lose its value, so such a table takes the stage table, whose merge sets only
+    // the plan's columns.
+    auto exact = exact_columns(t);
+    if (!exact) return fail(exact.error());
+    if (*exact) return load_rows(table, cols, b, begin, end, "REPLACE ");
     if (auto r = ensure_stage(t); !r) return r;
     staged_ = true;
-    return load_rows(kStage, cols, b, begin, end, false).map([](LoadInfo) {});
+    return load_rows(kStage, cols, b, begin, end, "");
   }
 
   Result<void> finish_rows(const db::TableDesign& t) override {
@@ -427,18 +405,17 @@ class MySession final : public db::Session {
   }
 
   // LOAD DATA LOCAL INFILE of rows [begin, end) into `table` (`columns`, quoted), streamed from
-  // the batch by the infile callbacks. A warning is an error: with LOCAL the server turns
-  // values it cannot store into warnings and stores something else. With `ignore`, rows whose
-  // key exists are skipped (counted in LoadInfo::skipped) and their warnings are expected.
-  Result<LoadInfo> load_rows(std::string_view table, const std::string& columns,
-                             const RecordBatch& b, size_t begin, size_t end, bool ignore) {
+  // the batch by the infile callbacks; `how` is "" or "REPLACE ". A warning is an error: with
+  // LOCAL the server turns a value it cannot store into a warning and stores something else.
+  Result<void> load_rows(std::string_view table, const std::string& columns, const RecordBatch& b,
+                         size_t begin, size_t end, std::string_view how) {
     stream_ = Stream{&b, begin, end};
     pending_.clear();
     pending_at_ = 0;
     stream_error_.clear();
     const std::string sql =
         fmt::format("LOAD DATA LOCAL INFILE '{}' {}INTO TABLE {} CHARACTER SET utf8mb4 {} ({})",
-                    kStream, ignore ? "IGNORE " : "", table, load_format_clause(), columns);
+                    kStream, how, table, load_format_clause(), columns);
     const int rc = mysql_real_query(my_, sql.data(), sql.size());
     stream_ = Stream{};
     if (rc != 0) {
@@ -451,19 +428,30 @@ class MySession final : public db::Session {
       return fail(e);
     }
     last_error_ = 0;
-    LoadInfo info = parse_info(mysql_info(my_));
-    if (info.warnings > 0 && !(ignore && info.skipped > 0)) {
-      auto w = query("reading the warnings of LOAD DATA", "SHOW WARNINGS LIMIT 3");
-      if (!w) return fail(w.error());
-      std::vector<std::string> lines;
-      for (size_t i = 0; i < w->size(); ++i)
-        lines.push_back(fmt::format("{} {}: {}", cell(*w, i, 0), cell(*w, i, 1), cell(*w, i, 2)));
-      return fail(ErrorKind::invalid_input,
-                  fmt::format("loading rows {}..{} of the batch: the server did not store {} "
-                              "value(s) as sent: {}",
-                              begin + 1, end, info.warnings, fmt::join(lines, "; ")));
-    }
-    return info;
+    const unsigned warnings = mysql_warning_count(my_);
+    if (warnings == 0) return {};
+    auto w = query("reading the warnings of LOAD DATA", "SHOW WARNINGS LIMIT 3");
+    if (!w) return fail(w.error());
+    std::vector<std::string> lines;
+    for (size_t i = 0; i < w->size(); ++i)
+      lines.push_back(fmt::format("{} {}: {}", cell(*w, i, 0), cell(*w, i, 1), cell(*w, i, 2)));
+    return fail(ErrorKind::invalid_input,
+                fmt::format("loading rows {}..{} of the batch: the server did not store {} "
+                            "value(s) as sent: {}",
+                            begin + 1, end, warnings, fmt::join(lines, "; ")));
+  }
+
+  // Whether the table has exactly the plan's columns; asked once per connection (and again after
+  // add_column).
+  Result<bool> exact_columns(const db::TableDesign& t) {
+    if (exact_columns_) return *exact_columns_;
+    auto n = query("describing the table",
+                   "SELECT count(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                   "DATABASE() AND TABLE_NAME = " +
+                       literal(t.name));
+    if (!n) return fail(n.error());
+    exact_columns_ = cell(*n, 0, 0) == std::to_string(t.schema.fields.size());
+    return *exact_columns_;
   }
 
   Result<void> insert_rows(const db::TableDesign& t, const RecordBatch& b, size_t begin,
@@ -556,10 +544,10 @@ class MySession final : public db::Session {
   MYSQL* my_;
   Load load_;
   size_t statement_cap_ = 1 << 20;
-  bool conflicts_ = false;    // a key met an existing row: upserts go through the stage table
-  bool stage_ready_ = false;  // the stage table exists with the table's columns
-  bool staged_ = false;       // this landing put rows in the stage table
-  unsigned last_error_ = 0;   // error number of the last failed statement
+  std::optional<bool> exact_columns_;  // the table has exactly the plan's columns
+  bool stage_ready_ = false;           // the stage table exists with the table's columns
+  bool staged_ = false;                // this landing put rows in the stage table
+  unsigned last_error_ = 0;            // error number of the last failed statement
   Stream stream_;
   std::string pending_;  // encoded lines not yet handed to the client library
   size_t pending_at_ = 0;

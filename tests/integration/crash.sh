@@ -18,18 +18,27 @@ for k in "${SINKS[@]}"; do [[ $k == parquet || $k == csv ]] && FILE_SINKS+=("$k"
 PG_BASE="finsync_crash_$$_$RANDOM" PG_SCHEMAS=()
 if [[ " ${SINKS[*]} " == *" postgres "* ]]; then
   [[ -n "${FINSYNC_TEST_PG_DSN:-}" ]] || fail "FINSYNC_TEST_PG_DSN is unset: the postgres sink needs a server (scripts/test.sh starts one)"
-  pg_cleanup() {
-    local rc=$? s
-    for s in "${PG_SCHEMAS[@]}"; do psql_q "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null 2>&1 || true; done
-    (exit $rc)
-    cleanup
-  }
-  trap pg_cleanup EXIT
 fi
-# Each workspace of a postgres case lands in its own schema.
+if [[ " ${SINKS[*]} " == *" mysql "* ]]; then
+  [[ -n "${FINSYNC_TEST_MYSQL_DSN:-}" ]] || fail "FINSYNC_TEST_MYSQL_DSN is unset: the mysql sink needs a server (scripts/test.sh starts one)"
+fi
+db_cleanup() {
+  local rc=$? s
+  for s in "${PG_SCHEMAS[@]}"; do psql_q "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null 2>&1 || true; done
+  drop_mysql_dbs
+  (exit $rc)
+  cleanup
+}
+trap db_cleanup EXIT
+# Each workspace of a postgres case lands in its own schema, of a mysql case in its own database.
 use_pg_schema() {
   export FINSYNC_IT_PG_SCHEMA="${PG_BASE}_$1"
   PG_SCHEMAS+=("$FINSYNC_IT_PG_SCHEMA")
+}
+use_case_db() {
+  if [[ $1 == postgres ]]; then use_pg_schema "$2"; fi
+  if [[ $1 == mysql ]]; then use_mysql_db "${PG_BASE}_$2"; fi
+  return 0
 }
 START=2015-01-01 END=2016-12-31 # 2 years x 4 symbols: 8 partitions
 start_emulator emu --seed $SEED --symbols $SYMBOLS
@@ -62,6 +71,9 @@ check_landed() {
   elif [[ $kind == postgres ]]; then
     canonical_pg "$FINSYNC_IT_PG_SCHEMA" cr >"$WORK/landed.csv"
     dups=$(psql_q "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM $FINSYNC_IT_PG_SCHEMA.cr")
+  elif [[ $kind == mysql ]]; then
+    canonical_mysql "$FINSYNC_IT_MYSQL_DB" cr >"$WORK/landed.csv"
+    dups=$(mysql_q "$FINSYNC_IT_MYSQL_DB" -e "SELECT count(*) - count(DISTINCT ts_code, trade_date) FROM cr")
   elif [[ $kind == duckdb ]]; then
     canonical_from "$db" "$src" >"$WORK/landed.csv"
     dups=$("$DUCKDB_READ" "$db" "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM cr" | tail -1)
@@ -103,7 +115,7 @@ crash_case() {
   CASE=$((CASE + 1))
   what="$fp:$mode@$hit/$kind/$write_mode"
   ws="$WORK/ws$CASE"
-  use_pg_schema "$CASE"
+  use_case_db "$kind" "$CASE"
   new_workspace "$ws"
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 3m }"
   sed -i "s/^sink: {\(.*\) }\$/sink: {\1, mode: $write_mode }/" "$ws/plans/cr.yaml"
@@ -195,7 +207,7 @@ export TUSHARE_URL="http://127.0.0.1:$slow_PORT"
 for kind in "${SINKS[@]}"; do
   CASE=$((CASE + 1))
   ws="$WORK/ws$CASE"
-  use_pg_schema "$CASE"
+  use_case_db "$kind" "$CASE"
   new_workspace "$ws"
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 1m }"
   marks=("$(now)")

@@ -489,6 +489,38 @@ TEST_P(SinkMysql, ConnectErrorsSayWhatIsWrong) {
   EXPECT_EQ(r.error().message.find("Pw-Secret-123"), std::string::npos);
 }
 
+// Turns the shared server's local_infile off for a moment, so ctest runs it alone
+// (tests/CMakeLists.txt).
+class SinkMysqlLocalInfileOff : public MysqlSinkTest {
+ protected:
+  void TearDown() override {
+    db_.exec("SET GLOBAL local_infile = 1");
+    MysqlSinkTest::TearDown();
+  }
+};
+
+TEST_F(SinkMysqlLocalInfileOff, ARefusedLoadDataSaysWhatToDoAndInsertStillLands) {
+  ASSERT_TRUE(db_.exec("SET GLOBAL local_infile = 0"));
+  auto s = make();
+  ASSERT_TRUE(s->open(table_of()));
+  ASSERT_TRUE(s->write(rows_of("A", 3)));
+  auto r = s->commit(cp("t", 3));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+  EXPECT_NE(r.error().message.find(
+                "the server refuses LOAD DATA LOCAL INFILE: turn local_infile on there (SET "
+                "GLOBAL local_infile = 1) or set `load: insert` in the sink block"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(db_.one("SELECT count(*) FROM bars"), "0");
+  load_ = "insert";
+  auto t = make();
+  ASSERT_TRUE(t->open(table_of()));
+  ASSERT_TRUE(t->write(rows_of("A", 3)));
+  ASSERT_TRUE(t->commit(cp("t", 3)));
+  EXPECT_EQ(db_.one("SELECT count(*) FROM bars"), "3");
+}
+
 // Without a server: the DSN and the text forms.
 
 TEST(SinkMysqlDsn, ParsesEveryPartAndDecodesWhatIsEncoded) {

@@ -119,4 +119,13 @@ done
 export FINSYNC_IT_MY_PASSWORD="right-$USER_PW"
 "$FINSYNC" -w "$WS2" run pw >"$WORK/pw.out" 2>"$WORK/pw.err" || fail "run with the right password exited $?: $(tail -3 "$WORK/pw.err")"
 [[ $(mysql_q "$DB" -e "SELECT count(*) FROM daily") -gt 0 ]] || fail "the right password landed nothing"
+# A SPEC of `plan add`: the mysql sink's own key (load) and the sink keys leave the URL, the
+# driver's query keys stay in it.
+"$FINSYNC" -w "$WS2" plan add --name spec --provider tushare --endpoint daily --symbols-from stock_basic \
+  --from 2015-01-01 --to 2015-03-31 --sink "mysql:mysql://$USER_PW@$hostport/$DB?table=via_spec&load=insert&connect_timeout=5&password=\${FINSYNC_IT_MY_PASSWORD}" \
+  >"$WORK/spec.out" 2>&1 || fail "plan add with a mysql SPEC exited $?: $(cat "$WORK/spec.out")"
+assert_eq "kind: mysql|dsn: mysql://$USER_PW@$hostport/$DB?connect_timeout=5|table: via_spec|load: insert|password: \${FINSYNC_IT_MY_PASSWORD}" \
+  "$(sed -n '/^sink:/,$p' "$WS2/plans/spec.yaml" | tail -n +2 | sed 's/^  //' | paste -sd '|')" "the sink block plan add wrote"
+"$FINSYNC" -w "$WS2" run spec >"$WORK/spec.out" 2>&1 || fail "run of the SPEC plan exited $?: $(tail -3 "$WORK/spec.out")"
+assert_eq "$(mysql_q "$DB" -e "SELECT count(*) FROM daily")" "$(mysql_q "$DB" -e "SELECT count(*) FROM via_spec")" "rows landed through load: insert from the SPEC plan"
 echo "ok: mysql sink ($TRUTH_ROWS rows exact through LOAD DATA and through INSERT, $tasks tasks)"

@@ -75,7 +75,7 @@ class MysqlSinkTest : public ::testing::Test {
   std::unique_ptr<Sink> make(SinkSpec spec = {}) {
     SinkRegistry reg;
     register_builtin_sinks(reg);
-    spec.kind = "mysql";
+    if (spec.kind.empty()) spec.kind = "mysql";
     if (spec.dsn.empty()) spec.dsn = db_.dsn();
     if (!load_.empty()) spec.options["load"] = load_;
     auto s = reg.create(spec, SinkContext{});
@@ -192,6 +192,26 @@ TEST_P(SinkMysql, AColumnThePlanDoesNotWriteKeepsItsValueWhenItsRowIsUpserted) {
   EXPECT_EQ(
       db_.rows("SELECT concat_ws(' ', day, close, vol, ok, note) FROM bars ORDER BY day"),
       (std::vector<std::string>{"2024-02-28 30 0 0", "2024-02-29 31 1 mine", "2024-03-01 8 0 0"}));
+}
+
+TEST_P(SinkMysql, AnUpsertDeletesNothingInATableWithTriggers) {
+  // REPLACE would delete and re-insert under a trigger: such a table takes the stage path.
+  db_.exec(
+      "CREATE TABLE bars(sym varchar(191) NOT NULL, day date NOT NULL, at datetime(6), close "
+      "double, vol bigint, ok tinyint(1), PRIMARY KEY (sym, day)) DEFAULT CHARSET=utf8mb4 "
+      "COLLATE=utf8mb4_bin");
+  db_.exec("CREATE TABLE gone(sym varchar(191), day date)");
+  db_.exec(
+      "CREATE TRIGGER bars_gone AFTER DELETE ON bars FOR EACH ROW INSERT INTO gone VALUES "
+      "(OLD.sym, OLD.day)");
+  auto s = make();
+  ASSERT_TRUE(s->open(table_of()));
+  ASSERT_TRUE(s->write(rows_of("A", 2)));
+  ASSERT_TRUE(s->commit(cp("t0", 2)));
+  ASSERT_TRUE(s->write(rows_of("A", 2, 40)));
+  ASSERT_TRUE(s->commit(cp("t1", 2)));
+  EXPECT_EQ(db_.one("SELECT group_concat(close ORDER BY day) FROM bars"), "40,41");
+  EXPECT_EQ(db_.one("SELECT count(*) FROM gone"), "0");
 }
 
 TEST_P(SinkMysql, AppendInsertsEveryRowIntoATableWithoutKey) {
@@ -457,6 +477,13 @@ TEST_P(SinkMysql, SchemaDriftAndCheckReportTheExactDifference) {
   auto again = make()->check(table_of());
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->differences.empty());
+  // The same sink under its other name, which its messages then use.
+  SinkSpec alias;
+  alias.kind = "mariadb";
+  auto m = make(alias)->check(table_of());
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->store, "mariadb " + db_.where());
+  EXPECT_TRUE(m->differences.empty());
 }
 
 TEST_P(SinkMysql, ConnectErrorsSayWhatIsWrong) {

@@ -37,7 +37,8 @@ constexpr const char* kSession =
     "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', SESSION time_zone = '+00:00'";
 // Keys compare byte for byte (utf8mb4_bin), so 'abc' and 'ABC' are two keys.
 constexpr const char* kTableOptions = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
-// MySQL 8's "Loading local data is disabled" (MariaDB says ER_NOT_ALLOWED_COMMAND).
+// MySQL 8's "Loading local data is disabled" (MariaDB: ER_LOAD_INFILE_CAPABILITY_DISABLED, or
+// ER_NOT_ALLOWED_COMMAND before 10.6).
 constexpr unsigned kMysqlLocalFilesDisabled = 3948;
 
 enum class Load { infile, insert };
@@ -193,7 +194,7 @@ class MySession final : public db::Session {
 
   Result<void> add_column(const db::TableDesign& t, const Field& f,
                           const std::string& type) override {
-    exact_columns_.reset();
+    plain_table_.reset();
     if (auto r = drop_stage(); !r) return r;
     auto r = exec("adding a column", fmt::format("ALTER TABLE {} ADD COLUMN {} {}",
                                                  quote_name(t.name), quote_name(f.name), type));
@@ -274,14 +275,13 @@ class MySession final : public db::Session {
     if (load_ == Load::insert) return insert_rows(t, b, begin, end);
     const std::string table = quote_name(t.name), cols = column_list(t);
     if (!t.unique_key) return load_rows(table, cols, b, begin, end, "");
-    // Upsert. REPLACE overwrites the row of a key that exists (in place: the table has no other
-    // unique key) and keeps a key's last line, one write per row whether the key is new or not.
-    // It rewrites the whole row, though: in a table with a column the plan does not write, that
-    // column would lose its value, so such a table takes the stage table, whose merge sets only
-    // the plan's columns.
-    auto exact = exact_columns(t);
-    if (!exact) return fail(exact.error());
-    if (*exact) return load_rows(table, cols, b, begin, end, "REPLACE ");
+    // Upsert. REPLACE overwrites the row of a key that exists and keeps a key's last line, one
+    // write per row whether the key is new or not. It is an upsert only in a plain table
+    // (replace_is_upsert); any other takes the stage table, whose merge sets the plan's columns
+    // of existing rows and deletes nothing.
+    auto plain = replace_is_upsert(t);
+    if (!plain) return fail(plain.error());
+    if (*plain) return load_rows(table, cols, b, begin, end, "REPLACE ");
     if (auto r = ensure_stage(t); !r) return r;
     staged_ = true;
     return load_rows(kStage, cols, b, begin, end, "");
@@ -307,11 +307,10 @@ class MySession final : public db::Session {
       const int64_t us =
           std::chrono::duration_cast<std::chrono::microseconds>(m.landed_at.time_since_epoch())
               .count();
-      char* e = db::format_timestamp(us, at);
-      at[10] = ' ';
+      char* e = format_datetime(us, at);
       rows.push_back(fmt::format("({}, {}, {}, {}, {}, {}, '{}')", literal(m.plan),
                                  literal(m.task_id), literal(m.window), m.page, m.rows,
-                                 literal(m.commit_id), std::string_view(at, size_t(e - at - 1))));
+                                 literal(m.commit_id), std::string_view(at, size_t(e - at))));
     }
     return exec("writing landed markers",
                 fmt::format("INSERT INTO {} (plan, task_id, `window`, page, `rows`, commit_id, "
@@ -441,17 +440,29 @@ class MySession final : public db::Session {
                             begin + 1, end, warnings, fmt::join(lines, "; ")));
   }
 
-  // Whether the table has exactly the plan's columns; asked once per connection (and again after
-  // add_column).
-  Result<bool> exact_columns(const db::TableDesign& t) {
-    if (exact_columns_) return *exact_columns_;
-    auto n = query("describing the table",
-                   "SELECT count(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
-                   "DATABASE() AND TABLE_NAME = " +
-                       literal(t.name));
-    if (!n) return fail(n.error());
-    exact_columns_ = cell(*n, 0, 0) == std::to_string(t.schema.fields.size());
-    return *exact_columns_;
+  // Whether REPLACE is an upsert on this table: it rewrites whole rows, so a column the plan
+  // does not write would lose its value; with another unique key it would delete the rows that
+  // one matches; and where it deletes and inserts instead of updating in place (a foreign key
+  // points at the table) or triggers watch the table, it would cascade or fire them. Asked once
+  // per connection, and again after add_column.
+  Result<bool> replace_is_upsert(const db::TableDesign& t) {
+    if (plain_table_) return *plain_table_;
+    const std::string name = literal(t.name);
+    auto r = query(
+        "describing the table",
+        fmt::format("SELECT (SELECT count(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                    "DATABASE() AND TABLE_NAME = {0}), (SELECT count(*) FROM "
+                    "information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME "
+                    "= {0} AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY') + (SELECT count(*) "
+                    "FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE "
+                    "UNIQUE_CONSTRAINT_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME = {0}) + "
+                    "(SELECT count(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA "
+                    "= DATABASE() AND EVENT_OBJECT_TABLE = {0})",
+                    name));
+    if (!r) return fail(r.error());
+    plain_table_ =
+        cell(*r, 0, 0) == std::to_string(t.schema.fields.size()) && cell(*r, 0, 1) == "0";
+    return *plain_table_;
   }
 
   Result<void> insert_rows(const db::TableDesign& t, const RecordBatch& b, size_t begin,
@@ -544,10 +555,10 @@ class MySession final : public db::Session {
   MYSQL* my_;
   Load load_;
   size_t statement_cap_ = 1 << 20;
-  std::optional<bool> exact_columns_;  // the table has exactly the plan's columns
-  bool stage_ready_ = false;           // the stage table exists with the table's columns
-  bool staged_ = false;                // this landing put rows in the stage table
-  unsigned last_error_ = 0;            // error number of the last failed statement
+  std::optional<bool> plain_table_;  // replace_is_upsert, once asked
+  bool stage_ready_ = false;         // the stage table exists with the table's columns
+  bool staged_ = false;              // this landing put rows in the stage table
+  unsigned last_error_ = 0;          // error number of the last failed statement
   Stream stream_;
   std::string pending_;  // encoded lines not yet handed to the client library
   size_t pending_at_ = 0;

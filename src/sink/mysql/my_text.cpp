@@ -8,15 +8,13 @@
 
 namespace finsync::sink::mysql {
 
-namespace {
-
-// "YYYY-MM-DD HH:MM:SS.ffffff": the ISO form without its 'T' and 'Z', which DATETIME does not
-// take in LOAD DATA.
 char* format_datetime(int64_t micros, char* out) {
   char* end = db::format_timestamp(micros, out);
   out[10] = ' ';
   return end - 1;
 }
+
+namespace {
 
 // Numbers, dates and timestamps: the same text in both forms.
 void append_scalar(const Column& c, size_t r, std::string& out) {

@@ -7,12 +7,17 @@
 // Dates are 'YYYY-MM-DD', timestamps 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC: the sessions run with
 // time_zone '+00:00' and the columns are DATETIME(6)), doubles in their shortest round-trip form
 // (the server parses them back to the same double), booleans 0/1.
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "core/record_batch.hpp"
 
 namespace finsync::sink::mysql {
+
+// "YYYY-MM-DD HH:MM:SS.ffffff" (26 bytes), UTC: the ISO form without its 'T' and 'Z', which
+// DATETIME does not take in LOAD DATA. Returns the end of what was written.
+char* format_datetime(int64_t micros, char* out);
 
 // Row r of `b` as one LOAD DATA line, '\n' included.
 void append_load_line(const RecordBatch& b, size_t r, std::string& out);

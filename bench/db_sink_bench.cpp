@@ -144,6 +144,8 @@ int main(int argc, char** argv) {
         spec.path = val;
       else if (key == "password")
         spec.password = val;
+      else if (key == "schema_drift")
+        spec.schema_drift = val == "evolve" ? sink::SchemaDrift::evolve : sink::SchemaDrift::fail;
       else
         spec.options[key] = val;
     } else {

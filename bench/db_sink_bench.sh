@@ -3,21 +3,23 @@
 # durability settings. finsync is fed from in-memory batches (bench/db_sink_bench.cpp: one commit
 # with its landed marker per batch); the loader reads the same rows from a CSV file.
 #
-#   bench/db_sink_bench.sh KIND [ROWS] [ROUNDS]     KIND: sqlite | postgres (default 1,000,000 rows)
+#   bench/db_sink_bench.sh KIND [ROWS] [ROUNDS]     KIND: sqlite | postgres | mysql
+#                                                   (default 1,000,000 rows, 2 rounds)
 #
 # Each round runs finsync, then the loader(s), into fresh tables; the best round of each counts.
-# postgres uses FINSYNC_TEST_PG_DSN, or starts a throwaway server (scripts/servers.sh). A new
-# kind adds its case below: how to load the CSV natively and how to measure bytes on disk.
+# postgres uses FINSYNC_TEST_PG_DSN, mysql FINSYNC_TEST_MYSQL_DSN, or each starts a throwaway
+# server (scripts/servers.sh). A new kind adds its case below: how to load the CSV natively and
+# how to measure bytes on disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KIND=${1:?usage: bench/db_sink_bench.sh sqlite|postgres [ROWS] [ROUNDS]}
+KIND=${1:?usage: bench/db_sink_bench.sh sqlite|postgres|mysql [ROWS] [ROUNDS]}
 ROWS=${2:-1000000}
 ROUNDS=${3:-2}
 BENCH=${SINK_BENCH:-build/release/bench/db_sink_bench}
 W=$(mktemp -d /tmp/finsync-sink-bench.XXXXXX)
-STARTED_PG=0
+STARTED_SERVER=0
 finish() {
-  ((STARTED_PG)) && stop_servers
+  ((STARTED_SERVER)) && stop_servers
   rm -rf "$W"
 }
 trap finish EXIT
@@ -61,7 +63,7 @@ case $KIND in
     if [[ -z "${FINSYNC_TEST_PG_DSN:-}" ]]; then
       source scripts/servers.sh
       start_postgres
-      STARTED_PG=1
+      STARTED_SERVER=1
     fi
     DSN=$FINSYNC_TEST_PG_DSN
     S="finsync_bench_$$"
@@ -89,6 +91,65 @@ case $KIND in
     NATIVE="psql \\copy"
     LOOP=""
     ;;
+  mysql)
+    if [[ -z "${FINSYNC_TEST_MYSQL_DSN:-}" ]]; then
+      source scripts/servers.sh
+      start_mariadb
+      STARTED_SERVER=1
+    fi
+    DSN=${FINSYNC_TEST_MYSQL_DSN%/*}/finsync_bench_$$
+    hostport=${FINSYNC_TEST_MYSQL_DSN#*@}
+    hostport=${hostport%%/*}
+    user=${FINSYNC_TEST_MYSQL_DSN#mysql://}
+    user=${user%%@*}
+    D="finsync_bench_$$"
+    q() { mariadb -N -B -h "${hostport%:*}" -P "${hostport##*:}" -u "$user" "$@"; }
+    # Bytes on disk: the table's tablespace file as InnoDB allocated it (file per table).
+    ibd() { q -e "SELECT ALLOCATED_SIZE FROM information_schema.INNODB_SYS_TABLESPACES WHERE NAME = '$D/$1'"; }
+    # CPU seconds (user + system) of the server (every thread, from /proc; it runs on this
+    # machine and its pid file says which process it is) and of the client (bash's `time`) for
+    # the same work: steadier figures than the wall clock when other work keeps the cores busy.
+    pidfile=$(q -e "SELECT IF(@@pid_file LIKE '/%', @@pid_file, CONCAT(@@datadir, @@pid_file))")
+    SPID=$(cat "$pidfile")
+    server_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$SPID/stat"; }
+    TIMEFORMAT='%3U %3S'
+    cpu_of() { # CMD...: runs it (stdout to $W/cpu.out) and prints "server client" CPU seconds
+      local c0 t
+      c0=$(server_cpu)
+      t=$({ time "$@" >"$W/cpu.out" 2>"$W/cpu.err"; } 2>&1) || { cat "$W/cpu.err" >&2; return 1; }
+      echo "$(server_cpu) $c0 $t" | awk '{ printf "%.2f %.2f\n", $1 - $2, $3 + $4 }'
+    }
+    declare -a I_RATES=() IU_RATES=() M_RATES=() F_CPU=() N_CPU=()
+    for r in $(seq 1 "$ROUNDS"); do
+      q -e "DROP DATABASE IF EXISTS $D; CREATE DATABASE $D"
+      F_CPU+=("$(cpu_of "$BENCH" --kind mysql --rows "$ROWS" --set "dsn=$DSN")")
+      out=$(cat "$W/cpu.out")
+      F_RATES+=("$(echo "$out" | field rows_per_s)")
+      F_RSS=$(echo "$out" | field peak_rss_kib)
+      F_BYTES=$(ibd bench_daily)
+      U_RATES+=("$("$BENCH" --kind mysql --rows "$ROWS" --set "dsn=$DSN" | field rows_per_s)")
+      [[ $(q "$D" -e "SELECT count(*) FROM bench_daily") == "$ROWS" ]] || { echo "finsync lost rows" >&2; exit 1; }
+      # A column the plan does not write: upserts go through the stage table and its merge.
+      q "$D" -e "ALTER TABLE bench_daily ADD COLUMN note text"
+      M_RATES+=("$("$BENCH" --kind mysql --rows "$ROWS" --set "dsn=$DSN" --set schema_drift=evolve | field rows_per_s)")
+      # The other load path: multi-row INSERT ... ON DUPLICATE KEY UPDATE.
+      I_RATES+=("$("$BENCH" --kind mysql --rows "$ROWS" --table bench_insert --set "dsn=$DSN" --set load=insert | field rows_per_s)")
+      IU_RATES+=("$("$BENCH" --kind mysql --rows "$ROWS" --table bench_insert --set "dsn=$DSN" --set load=insert | field rows_per_s)")
+      [[ $(q "$D" -e "SELECT count(*) FROM bench_insert") == "$ROWS" ]] || { echo "finsync (insert) lost rows" >&2; exit 1; }
+      # The mariadb client's LOAD DATA LOCAL INFILE (one statement, one transaction) into the
+      # same DDL on the same server.
+      q "$D" -e "CREATE TABLE native LIKE bench_daily"
+      t0=$(now)
+      N_CPU+=("$(cpu_of q --local-infile=1 "$D" -e "LOAD DATA LOCAL INFILE '$W/rows.csv' INTO TABLE native CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' IGNORE 1 LINES")")
+      t1=$(now)
+      N_RATES+=("$(rate "$(echo "$t1 - $t0" | bc -l)")")
+      N_BYTES=$(ibd native)
+      [[ $(q "$D" -e "SELECT count(*) FROM native") == "$ROWS" ]] || { echo "LOAD DATA lost rows" >&2; exit 1; }
+    done
+    q -e "DROP DATABASE IF EXISTS $D"
+    NATIVE="mariadb LOAD DATA LOCAL"
+    LOOP=""
+    ;;
   *)
     echo "unknown kind $KIND" >&2
     exit 64
@@ -109,3 +170,18 @@ if [[ -n $LOOP ]]; then
 fi
 u=$(printf '%s\n' "${U_RATES[@]}" | best)
 printf '  %-26s %10s rows/s   (rounds: %s; every key exists: the merge path)\n' "finsync upsert again" "$u" "${U_RATES[*]}"
+if [[ $KIND == mysql ]]; then
+  # The round of least total CPU of each.
+  least() { printf '%s\n' "$@" | awk '{ print $1 + $2, $1, $2 }' | sort -g | head -1; }
+  read -r ft fs fc <<<"$(least "${F_CPU[@]}")"
+  read -r nt ns nc <<<"$(least "${N_CPU[@]}")"
+  printf '  CPU seconds, server + client: finsync %s + %s, %s %s + %s; rows per CPU second: %s\n' \
+    "$fs" "$fc" "$NATIVE" "$ns" "$nc" "$(ratio "$nt" "$ft") of the loader's"
+  i=$(printf '%s\n' "${I_RATES[@]}" | best)
+  iu=$(printf '%s\n' "${IU_RATES[@]}" | best)
+  m=$(printf '%s\n' "${M_RATES[@]}" | best)
+  printf '  %-26s %10s rows/s   (rounds: %s; every key exists, the table has a column more)\n' "upsert through the stage" "$m" "${M_RATES[*]}"
+  printf '  %-26s %10s rows/s   (rounds: %s)\n' "finsync load: insert" "$i" "${I_RATES[*]}"
+  printf '  ratio load: insert / %s: %s\n' "$NATIVE" "$(ratio "$i" "$n")"
+  printf '  %-26s %10s rows/s   (rounds: %s; every key exists)\n' "load: insert, upsert again" "$iu" "${IU_RATES[*]}"
+fi

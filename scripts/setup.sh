@@ -9,7 +9,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config ca-certificates openssl curl
   libcurl4-openssl-dev libboost1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev libsqlite3-dev libpq-dev
-  libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev tzdata
+  libmariadb-dev libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev tzdata
   libmongoc-dev libbson-dev
   clang-format sqlite3 bc
 )

@@ -18,23 +18,30 @@ for k in "${SINKS[@]}"; do [[ $k == parquet || $k == csv ]] && FILE_SINKS+=("$k"
 PG_BASE="finsync_crash_$$_$RANDOM" PG_SCHEMAS=()
 if [[ " ${SINKS[*]} " == *" postgres "* ]]; then
   [[ -n "${FINSYNC_TEST_PG_DSN:-}" ]] || fail "FINSYNC_TEST_PG_DSN is unset: the postgres sink needs a server (scripts/test.sh starts one)"
-  pg_cleanup() {
-    local rc=$? s
-    for s in "${PG_SCHEMAS[@]}"; do psql_q "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null 2>&1 || true; done
-    (exit $rc)
-    cleanup
-  }
-  trap pg_cleanup EXIT
 fi
+if [[ " ${SINKS[*]} " == *" mysql "* ]]; then
+  [[ -n "${FINSYNC_TEST_MYSQL_DSN:-}" ]] || fail "FINSYNC_TEST_MYSQL_DSN is unset: the mysql sink needs a server (scripts/test.sh starts one)"
+fi
+db_cleanup() {
+  local rc=$? s
+  for s in "${PG_SCHEMAS[@]}"; do psql_q "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null 2>&1 || true; done
+  drop_mysql_dbs
+  (exit $rc)
+  cleanup
+}
+trap db_cleanup EXIT
 # mongodb: one recorder for every case (what a server would hold is its log replayed).
 if [[ " ${SINKS[*]} " == *" mongodb "* ]]; then
   start_recorder mongo
   export FINSYNC_IT_MONGO_PORT=$mongo_PORT
 fi
-# Each workspace lands apart: a postgres schema, a mongodb database of its own.
+# Each workspace lands apart: a postgres schema, a mysql or mongodb database of its own.
 use_case_store() {
-  export FINSYNC_IT_PG_SCHEMA="${PG_BASE}_$1" FINSYNC_IT_MONGO_DB="crash_$1"
-  PG_SCHEMAS+=("$FINSYNC_IT_PG_SCHEMA")
+  local kind=$1 case_name=$2
+  export FINSYNC_IT_PG_SCHEMA="${PG_BASE}_$case_name" FINSYNC_IT_MONGO_DB="crash_$case_name"
+  if [[ $kind == postgres ]]; then PG_SCHEMAS+=("$FINSYNC_IT_PG_SCHEMA"); fi
+  if [[ $kind == mysql ]]; then use_mysql_db "${PG_BASE}_$case_name"; fi
+  return 0
 }
 START=2015-01-01 END=2016-12-31 # 2 years x 4 symbols: 8 partitions
 start_emulator emu --seed $SEED --symbols $SYMBOLS
@@ -73,6 +80,9 @@ check_landed() {
   elif [[ $kind == postgres ]]; then
     canonical_pg "$FINSYNC_IT_PG_SCHEMA" cr >"$WORK/landed.csv"
     dups=$(psql_q "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM $FINSYNC_IT_PG_SCHEMA.cr")
+  elif [[ $kind == mysql ]]; then
+    canonical_mysql "$FINSYNC_IT_MYSQL_DB" cr >"$WORK/landed.csv"
+    dups=$(mysql_q "$FINSYNC_IT_MYSQL_DB" -e "SELECT count(*) - count(DISTINCT ts_code, trade_date) FROM cr")
   elif [[ $kind == duckdb ]]; then
     canonical_from "$db" "$src" >"$WORK/landed.csv"
     dups=$("$DUCKDB_READ" "$db" "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM cr" | tail -1)
@@ -114,7 +124,7 @@ crash_case() {
   CASE=$((CASE + 1))
   what="$fp:$mode@$hit/$kind/$write_mode"
   ws="$WORK/ws$CASE"
-  use_case_store "$CASE"
+  use_case_store "$kind" "$CASE"
   new_workspace "$ws"
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 3m }"
   sed -i "s/^sink: {\(.*\) }\$/sink: {\1, mode: $write_mode }/" "$ws/plans/cr.yaml"
@@ -206,7 +216,7 @@ export TUSHARE_URL="http://127.0.0.1:$slow_PORT"
 for kind in "${SINKS[@]}"; do
   CASE=$((CASE + 1))
   ws="$WORK/ws$CASE"
-  use_case_store "$CASE"
+  use_case_store "$kind" "$CASE"
   new_workspace "$ws"
   write_plan "$ws/plans/cr.yaml" cr "$kind" $START $END "split: { window: 1m }"
   marks=("$(now)")

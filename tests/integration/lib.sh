@@ -90,6 +90,9 @@ write_plan() {
     elif [[ $kind == postgres ]]; then
       # The schema comes from the environment, so that every workspace of a test lands apart.
       echo "sink: { kind: postgres, dsn: \"\${FINSYNC_TEST_PG_DSN}\", schema: \"\${FINSYNC_IT_PG_SCHEMA}\", table: ${name//-/_} }"
+    elif [[ $kind == mysql ]]; then
+      # Likewise the database (use_mysql_db).
+      echo "sink: { kind: mysql, dsn: \"\${FINSYNC_IT_MYSQL_DSN}\", table: ${name//-/_} }"
     else
       echo "sink: { kind: $kind, path: $name, table: ${name//-/_}, partition_by: [ts_code, year] }"
     fi
@@ -157,4 +160,32 @@ start_recorder() {
   [[ -s "$port_file" ]] || fail "recorder $name did not start: $(cat "$WORK/$name.stderr")"
   printf -v "${name}_PORT" '%s' "$(cat "$port_file")"
   printf -v "${name}_LOG" '%s' "$WORK/$name.jsonl"
+}
+
+# The mariadb client on FINSYNC_TEST_MYSQL_DSN's server (as its user), batch mode, no headers:
+# mysql_q [DATABASE] -e SQL.
+mysql_q() {
+  local hp=${FINSYNC_TEST_MYSQL_DSN#*@} user=${FINSYNC_TEST_MYSQL_DSN#mysql://}
+  hp=${hp%%/*}
+  mariadb -N -B -h "${hp%:*}" -P "${hp##*:}" -u "${user%%@*}" "$@"
+}
+
+# use_mysql_db NAME: a new database on the test server; FINSYNC_IT_MYSQL_DB names it and
+# FINSYNC_IT_MYSQL_DSN points at it (write_plan's mysql sink). Dropped by drop_mysql_dbs.
+MYSQL_DBS=()
+use_mysql_db() {
+  export FINSYNC_IT_MYSQL_DB=$1
+  export FINSYNC_IT_MYSQL_DSN="${FINSYNC_TEST_MYSQL_DSN%/*}/$1"
+  mysql_q -e "CREATE DATABASE $1" || fail "cannot create database $1"
+  MYSQL_DBS+=("$1")
+}
+drop_mysql_dbs() {
+  local d
+  for d in "${MYSQL_DBS[@]}"; do mysql_q -e "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true; done
+}
+
+canonical_mysql() { # DATABASE TABLE, with the mariadb client
+  local c cols="" list=(open high low close pre_close change pct_chg vol amount)
+  for c in "${list[@]}"; do cols+=", CAST(\`$c\` AS DECIMAL(30, 2)) AS \`$c\`"; done
+  mysql_q --column-names "$1" -e "SELECT ts_code, DATE_FORMAT(trade_date, '%Y-%m-%d') AS trade_date$cols FROM \`$2\` ORDER BY ts_code, trade_date" | tr '\t' ','
 }

@@ -1,6 +1,7 @@
 // Every built-in sink kind, registered in one place. duckdb, parquet and csv stage rows in DuckDB
 // (sink/staging_sink.hpp); the database kinds stand on the framework in sink/db/.
 #include "sink/mongodb/mongo_sink.hpp"
+#include "sink/mysql/my_sink.hpp"
 #include "sink/postgres/pg_sink.hpp"
 #include "sink/registry.hpp"
 #include "sink/sqlite/sqlite_sink.hpp"
@@ -27,6 +28,7 @@ void register_builtin_sinks(SinkRegistry& registry) {
   sqlite::register_sqlite_sink(registry);
   postgres::register_postgres_sink(registry);
   mongodb::register_mongodb_sink(registry);
+  mysql::register_mysql_sink(registry);
 }
 
 }  // namespace finsync::sink

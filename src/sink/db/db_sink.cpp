@@ -125,8 +125,11 @@ TableDesign DbSink::design_for(const TableSpec& t) const {
   TableDesign d;
   d.name = t.table.empty() ? spec_.table : t.table;
   d.schema = t.schema;
-  for (const auto& f : t.schema.fields) d.types.push_back(driver_->column_type(f.type));
   d.key = t.primary_key;
+  for (const auto& f : t.schema.fields) {
+    const bool key = std::find(d.key.begin(), d.key.end(), f.name) != d.key.end();
+    d.types.push_back(key ? driver_->key_column_type(f.type) : driver_->column_type(f.type));
+  }
   d.mode = spec_.mode != WriteMode::upsert ? spec_.mode : t.mode;
   d.unique_key = d.mode != WriteMode::append && !d.key.empty();
   d.time_column = t.time_column;

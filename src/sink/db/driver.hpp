@@ -65,7 +65,7 @@ struct ValueLimits {
 struct TableDesign {
   std::string name;  // unqualified; a session adds its schema or database
   Schema schema;
-  std::vector<std::string> types;  // Driver::column_type of each schema field
+  std::vector<std::string> types;  // Driver::column_type (key_column_type) of each field
   std::vector<std::string> key;    // the endpoint's primary key; these columns are NOT NULL
   bool unique_key = true;          // false in append mode: key columns NOT NULL, no constraint
   std::string time_column;
@@ -135,6 +135,9 @@ class Driver {
   virtual Capabilities capabilities() const = 0;
   // The store's type for a schema type, as describe() reports it.
   virtual std::string column_type(DataType type) const = 0;
+  // The type of a primary-key column; default: column_type. Stores that index only bounded
+  // values (a MariaDB key cannot be TEXT) give a bounded type here.
+  virtual std::string key_column_type(DataType type) const { return column_type(type); }
   // Whether a type describe() found is the one column_type() gives; default: ignoring case.
   virtual bool same_type(std::string_view expected, std::string_view found) const {
     return same_type_ignoring_case(expected, found);

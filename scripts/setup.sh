@@ -10,7 +10,7 @@ APT_PACKAGES=(
   libcurl4-openssl-dev libboost1.81-dev libssl-dev libsimdjson-dev nlohmann-json3-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev libsqlite3-dev libpq-dev
   libmariadb-dev libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev tzdata
-  libmongoc-dev libbson-dev
+  libmongoc-dev libbson-dev libxlsxwriter-dev
   clang-format sqlite3 bc
 )
 

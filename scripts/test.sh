@@ -51,8 +51,9 @@ smoke_release() {
 }
 
 phase setup ./scripts/setup.sh
-# Integration tests read JSON audit logs and state files with python3 and curl.
-phase test-tools servers_apt_install python3 curl
+# Integration tests read JSON audit logs and state files with python3 and curl, workbooks with
+# python3-openpyxl.
+phase test-tools servers_apt_install python3 curl python3-openpyxl
 phase lint ./scripts/lint_coroutines.sh
 phase format check_format
 phase build-asan build_asan

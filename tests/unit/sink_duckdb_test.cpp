@@ -523,7 +523,7 @@ TEST(SinkDuckdb, RejectsSpecsItCannotHonour) {
 
   SinkRegistry reg;
   register_builtin_sinks(reg);
-  EXPECT_EQ(reg.kinds(), (std::vector<std::string>{"csv", "duckdb", "mariadb", "mongodb", "mysql",
+  EXPECT_EQ(reg.kinds(), (std::vector<std::string>{"csv", "duckdb", "excel", "mariadb", "mongodb", "mysql",
                                                    "parquet", "postgres", "sqlite"}));
   auto none = reg.create(spec_of("duckdb", "", WriteMode::upsert, {}), SinkContext{});
   ASSERT_FALSE(none);

@@ -46,6 +46,8 @@ int cmd_status(const GlobalOptions& g, const std::string& plan);
 int cmd_report(const GlobalOptions& g, const std::string& run, bool json);
 int cmd_query(const GlobalOptions& g, const std::string& sql);
 int cmd_sinks_check(const GlobalOptions& g, const std::string& plan);
+// Rebuilds the workbook of a plan whose sink is excel from the staging store.
+int cmd_export(const GlobalOptions& g, const std::string& plan);
 int cmd_pause(const GlobalOptions& g, const std::string& plan);
 int cmd_resume(const GlobalOptions& g, const std::string& plan);
 int cmd_cancel(const GlobalOptions& g, const std::string& plan);

@@ -116,6 +116,11 @@ int main(int argc, char** argv) {
       "check", "connect to a plan's sink: server version, table, columns against the schema");
   sinks_check->add_option("plan", sinks_plan, "plan file or plan name")->required();
 
+  std::string export_plan;
+  auto* export_cmd = cli.add_subcommand(
+      "export", "rebuild a plan's excel workbook from the staging store (temp file + rename)");
+  export_cmd->add_option("plan", export_plan, "plan file or plan name")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -150,5 +155,6 @@ int main(int argc, char** argv) {
   if (*report) return cmd_report(g, report_run, report_json);
   if (*query) return cmd_query(g, sql);
   if (*sinks_check) return cmd_sinks_check(g, sinks_plan);
+  if (*export_cmd) return cmd_export(g, export_plan);
   return kUsage;
 }

@@ -90,6 +90,9 @@ write_plan() {
     elif [[ $kind == postgres ]]; then
       # The schema comes from the environment, so that every workspace of a test lands apart.
       echo "sink: { kind: postgres, dsn: \"\${FINSYNC_TEST_PG_DSN}\", schema: \"\${FINSYNC_IT_PG_SCHEMA}\", table: ${name//-/_} }"
+    elif [[ $kind == excel ]]; then
+      # EXCEL_OPTIONS: more keys of the sink block, e.g. "sheets: per_symbol".
+      echo "sink: { kind: excel, path: $name.xlsx, table: ${name//-/_}${EXCEL_OPTIONS:+, $EXCEL_OPTIONS} }"
     elif [[ $kind == mysql ]]; then
       # Likewise the database (use_mysql_db).
       echo "sink: { kind: mysql, dsn: \"\${FINSYNC_IT_MYSQL_DSN}\", table: ${name//-/_} }"
@@ -119,6 +122,18 @@ canonical_from() {  # DB_FILE_OR_:memory: FROM_CLAUSE
 
 # count_lines FILE PATTERN
 count_matching() { grep -c -- "$2" "$1" || true; }
+
+# XLSX_PYTHON: a python3 with openpyxl (Debian's python3-openpyxl), for reading workbooks.
+xlsx_python() {
+  local p
+  for p in python3 /usr/bin/python3; do
+    if "$p" -c 'import openpyxl' 2>/dev/null; then
+      XLSX_PYTHON=$p
+      return 0
+    fi
+  done
+  fail "python3-openpyxl is not installed (scripts/test.sh installs it)"
+}
 
 # The same canonical CSV from the database sinks, read with the stores' own clients.
 canonical_sqlite() {  # DB_FILE TABLE

@@ -15,6 +15,8 @@ SEED=21 SYMBOLS=4 C=3
 read -r -a SINKS <<<"${CRASH_SINKS:-parquet csv duckdb}"
 FILE_SINKS=()
 for k in "${SINKS[@]}"; do [[ $k == parquet || $k == csv ]] && FILE_SINKS+=("$k"); done
+EXCEL=0
+if [[ " ${SINKS[*]} " == *" excel "* ]]; then EXCEL=1 && xlsx_python; fi
 PG_BASE="finsync_crash_$$_$RANDOM" PG_SCHEMAS=()
 if [[ " ${SINKS[*]} " == *" postgres "* ]]; then
   [[ -n "${FINSYNC_TEST_PG_DSN:-}" ]] || fail "FINSYNC_TEST_PG_DSN is unset: the postgres sink needs a server (scripts/test.sh starts one)"
@@ -83,6 +85,16 @@ check_landed() {
   elif [[ $kind == mysql ]]; then
     canonical_mysql "$FINSYNC_IT_MYSQL_DB" cr >"$WORK/landed.csv"
     dups=$(mysql_q "$FINSYNC_IT_MYSQL_DB" -e "SELECT count(*) - count(DISTINCT ts_code, trade_date) FROM cr")
+  elif [[ $kind == excel ]]; then
+    # The workbook, read with openpyxl (cell types checked too), and the staging table it is
+    # built from.
+    "$XLSX_PYTHON" "$SOURCE_DIR/tests/tools/xlsx_landed.py" "$ws/data/cr.xlsx" >"$WORK/landed.csv" ||
+      fail "$what: the workbook does not read back"
+    dups=$("$DUCKDB_READ" "$db" "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM cr" | tail -1)
+    canonical_from "$db" cr >"$WORK/staged.csv"
+    diff -q "$WORK/truth.csv" "$WORK/staged.csv" >/dev/null ||
+      fail "$what: staging table differs from truth: $(diff "$WORK/truth.csv" "$WORK/staged.csv" | head -3)"
+    assert_eq "" "$(find "$ws/data" -name '.cr.xlsx.tmp-*')" "$what: temp files left"
   elif [[ $kind == duckdb ]]; then
     canonical_from "$db" "$src" >"$WORK/landed.csv"
     dups=$("$DUCKDB_READ" "$db" "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM cr" | tail -1)
@@ -147,7 +159,11 @@ crash_case() {
   fi
   assert_eq $want $rc "$what: exit code of the crashed run"
   HITS[$fp]=$((${HITS[$fp]:-0} + hit))
-  if [[ $fp == sink.inside_materialize ]]; then
+  if [[ $fp == sink.inside_materialize && $kind == excel ]]; then
+    # One workbook, built once at the end of the run: the crash comes before its rename.
+    assert_eq 0 "$(find "$ws/data" -name cr.xlsx | wc -l)" "$what: workbooks renamed before the crash"
+    assert_eq "$([[ $mode == kill ]] && echo 1 || echo 0)" "$(find "$ws/data" -name '.cr.xlsx.tmp-*' | wc -l)" "$what: temp files left by the crash"
+  elif [[ $fp == sink.inside_materialize ]]; then
     # Partitions are renamed in order: hit N stops before the Nth rename. A kill leaves the rest
     # as temp files for the next run to clear; an error removes them itself.
     local renamed temps
@@ -183,6 +199,10 @@ if ((${#FILE_SINKS[@]})); then
   crash_case sink.inside_materialize kill 2 "${FILE_SINKS[0]}"
   crash_case sink.inside_materialize kill 8 "${FILE_SINKS[1 % ${#FILE_SINKS[@]}]}"
   crash_case sink.inside_materialize kill 5 "${FILE_SINKS[0]}"
+fi
+# The workbook is built once per run: hit 1 is its rename.
+if ((EXCEL)); then
+  for mode in kill kill kill error error; do crash_case sink.inside_materialize $mode 1 excel; done
 fi
 # Regression: replace mode emptied the table at the first commit of every run, so a resumed run
 # deleted the rows its crashed predecessor had landed and checkpointed.
@@ -268,7 +288,7 @@ done
 
 hits=""
 points=(engine.fetched_not_landed sink.inside_staging_write sink.after_commit_before_checkpoint state.inside_task_write)
-((${#FILE_SINKS[@]})) && points+=(sink.inside_materialize)
+((${#FILE_SINKS[@]} + EXCEL)) && points+=(sink.inside_materialize)
 for fp in "${points[@]}"; do
   [[ ${HITS[$fp]:-0} -ge 5 ]] || fail "failpoint $fp hit only ${HITS[$fp]:-0} times"
   hits+=" $fp=${HITS[$fp]}"

@@ -107,7 +107,7 @@ const std::vector<SinkKey>& sink_keys() {
   static const std::vector<SinkKey> keys = {
       {"kind"},    {"path"},        {"table"},    {"mode"},       {"partition_by", true},
       {"replace"}, {"dsn"},         {"password"}, {"batch_size"}, {"schema_drift"},
-      {"schema"},  {"max_retries"}, {"load"}};
+      {"schema"},  {"max_retries"}, {"load"},     {"url"},        {"database"}};
   return keys;
 }
 

@@ -105,10 +105,10 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
 const std::vector<SinkKey>& sink_keys() {
   // Every key some built-in sink kind takes; the kind's factory rejects the ones it does not.
   static const std::vector<SinkKey> keys = {
-      {"kind"},    {"path"},        {"table"},    {"mode"},       {"partition_by", true},
-      {"replace"}, {"dsn"},         {"password"}, {"batch_size"}, {"schema_drift"},
-      {"schema"},  {"max_retries"}, {"load"},
-      {"sheets"},  {"sheet_column"}, {"sheet_rows"}};
+      {"kind"},       {"path"},        {"table"},    {"mode"},       {"partition_by", true},
+      {"replace"},    {"dsn"},         {"password"}, {"batch_size"}, {"schema_drift"},
+      {"schema"},     {"max_retries"}, {"load"},     {"sheets"},     {"sheet_column"},
+      {"sheet_rows"}, {"url"},         {"database"}};
   return keys;
 }
 

@@ -96,6 +96,9 @@ write_plan() {
     elif [[ $kind == mysql ]]; then
       # Likewise the database (use_mysql_db).
       echo "sink: { kind: mysql, dsn: \"\${FINSYNC_IT_MYSQL_DSN}\", table: ${name//-/_} }"
+    elif [[ $kind == clickhouse ]]; then
+      # Likewise the database (use_ch_db).
+      echo "sink: { kind: clickhouse, url: \"\${FINSYNC_IT_CH_URL}\", table: ${name//-/_} }"
     else
       echo "sink: { kind: $kind, path: $name, table: ${name//-/_}, partition_by: [ts_code, year] }"
     fi
@@ -203,4 +206,36 @@ canonical_mysql() { # DATABASE TABLE, with the mariadb client
   local c cols="" list=(open high low close pre_close change pct_chg vol amount)
   for c in "${list[@]}"; do cols+=", CAST(\`$c\` AS DECIMAL(30, 2)) AS \`$c\`"; done
   mysql_q --column-names "$1" -e "SELECT ts_code, DATE_FORMAT(trade_date, '%Y-%m-%d') AS trade_date$cols FROM \`$2\` ORDER BY ts_code, trade_date" | tr '\t' ','
+}
+
+# ClickHouse over its HTTP interface (FINSYNC_TEST_CLICKHOUSE_URL's server, as its user):
+# ch_q SQL [DATABASE]; a server error fails the call with its text.
+ch_q() {
+  local hp=${FINSYNC_TEST_CLICKHOUSE_URL#*://}
+  hp=${hp#*@}
+  curl -sS --fail-with-body "http://${hp%%/*}/?database=${2:-default}" --data-binary "$1"
+}
+
+# use_ch_db NAME: a new database; FINSYNC_IT_CH_DB names it and FINSYNC_IT_CH_URL points at it
+# (write_plan's clickhouse sink). Dropped by drop_ch_dbs.
+CH_DBS=()
+use_ch_db() {
+  export FINSYNC_IT_CH_DB=$1
+  export FINSYNC_IT_CH_URL="${FINSYNC_TEST_CLICKHOUSE_URL%%\?*}?database=$1"
+  ch_q "CREATE DATABASE $1" || fail "cannot create database $1"
+  CH_DBS+=("$1")
+}
+drop_ch_dbs() {
+  local d
+  for d in "${CH_DBS[@]}"; do ch_q "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true; done
+}
+
+canonical_ch() { # DATABASE TABLE, read with FINAL over HTTP
+  ch_q "SELECT ts_code, toString(trade_date), open, high, low, close, pre_close, change, pct_chg, vol, amount FROM \`$2\` FINAL ORDER BY ts_code, trade_date FORMAT TabSeparated" "$1" |
+    python3 -c '
+import sys
+print("ts_code,trade_date,open,high,low,close,pre_close,change,pct_chg,vol,amount")
+for line in sys.stdin:
+    f = line.rstrip("\n").split("\t")
+    print(",".join(f[:2] + ["%.2f" % float(v) for v in f[2:]]))'
 }

@@ -1,5 +1,6 @@
 // Every built-in sink kind, registered in one place. duckdb, parquet and csv stage rows in DuckDB
 // (sink/staging_sink.hpp); the database kinds stand on the framework in sink/db/.
+#include "sink/clickhouse/ch_sink.hpp"
 #include "sink/excel/excel_sink.hpp"
 #include "sink/mongodb/mongo_sink.hpp"
 #include "sink/mysql/my_sink.hpp"
@@ -31,6 +32,7 @@ void register_builtin_sinks(SinkRegistry& registry) {
   mongodb::register_mongodb_sink(registry);
   mysql::register_mysql_sink(registry);
   excel::register_excel_sink(registry);
+  clickhouse::register_clickhouse_sink(registry);
 }
 
 }  // namespace finsync::sink

@@ -270,6 +270,9 @@ Result<void> DbSink::check_values(const RecordBatch& b) const {
           if (v < lim.min_micros || v > lim.max_micros)
             return bad(fmt::format("timestamp {} is outside what a {} timestamp holds ({})",
                                    micros_text(v), driver_->kind(), lim.timestamp_range));
+          if (v % lim.micros_step != 0)
+            return bad(fmt::format("timestamp {} is finer than a {} timestamp holds ({} µs steps)",
+                                   micros_text(v), driver_->kind(), lim.micros_step));
           break;
         }
         case DataType::float64:

@@ -58,7 +58,10 @@ struct Capabilities {
 struct ValueLimits {
   int32_t min_day = INT32_MIN, max_day = INT32_MAX;        // date columns, days since 1970-01-01
   int64_t min_micros = INT64_MIN, max_micros = INT64_MAX;  // timestamp columns, µs since epoch
-  std::string date_range, timestamp_range;                 // for messages: "0001-01-01..9999-12-31"
+  // Timestamps must be a multiple of this many µs (ClickHouse: 1000, whole milliseconds); a
+  // finer value is rejected, never truncated.
+  int64_t micros_step = 1;
+  std::string date_range, timestamp_range;  // for messages: "0001-01-01..9999-12-31"
 };
 
 // The table the framework lands into: the plan's schema and each column's store type.

@@ -65,6 +65,34 @@ std::vector<std::string> SchemaDiff::lines() const {
   return out;
 }
 
+DriftPlan plan_drift(const SchemaDiff& diff, SchemaDrift policy,
+                     const std::vector<std::string>& key) {
+  DriftPlan d;
+  if (policy == SchemaDrift::fail) {
+    d.blocking = diff.lines();
+    return d;
+  }
+  for (const auto& m : diff.missing) {
+    if (std::find(key.begin(), key.end(), m.name) != key.end())
+      d.blocking.push_back(fmt::format(
+          "missing key column {} {} (evolve adds only nullable non-key columns)", m.name, m.type));
+    else
+      d.add.push_back(m);
+  }
+  for (const auto& e : diff.extra)
+    if (!e.nullable)
+      d.blocking.push_back(fmt::format(
+          "extra column {} {} NOT NULL (not in the plan's schema: rows could not be inserted)",
+          e.name, e.type));
+  SchemaDiff rest;
+  rest.changed = diff.changed;
+  rest.key_differs = diff.key_differs;
+  rest.key_expected = diff.key_expected;
+  rest.key_found = diff.key_found;
+  for (auto& l : rest.lines()) d.blocking.push_back(std::move(l));
+  return d;
+}
+
 std::string describe(const std::vector<ColumnShape>& columns) {
   std::vector<std::string> parts;
   for (const auto& c : columns) parts.push_back(c.name + " " + shape_text(c));

@@ -45,6 +45,16 @@ bool same_type_ignoring_case(std::string_view expected, std::string_view found);
 SchemaDiff diff_tables(const TableShape& expected, const TableShape& found,
                        const SameType& same_type = same_type_ignoring_case);
 
+// What a schema_drift policy makes of a difference. fail: every line blocks. evolve: a missing
+// non-key column is added (nullable); a missing key column, a NOT NULL extra column (rows could
+// not be inserted), a changed type and a changed key still block.
+struct DriftPlan {
+  std::vector<std::string> blocking;
+  std::vector<ColumnShape> add;
+};
+DriftPlan plan_drift(const SchemaDiff& diff, SchemaDrift policy,
+                     const std::vector<std::string>& key);
+
 // "(ts_code TEXT NOT NULL, trade_date DATE NOT NULL, close DOUBLE PRECISION)"
 std::string describe(const std::vector<ColumnShape>& columns);
 

@@ -3,11 +3,13 @@
 #include "sink/schema_diff.hpp"
 #include "sink/spec_check.hpp"
 
+#include "core/dates.hpp"
 #include "core/failpoint.hpp"
 #include "core/percent_encode.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +32,8 @@ constexpr std::string_view kReserved = "_finsync_";
 constexpr const char* kBuffer = "temp.main._finsync_buf";
 constexpr const char* kBufferName = "_finsync_buf";
 constexpr const char* kSeq = "_finsync_seq";
+// _finsync_outputs.layout: the partition expressions, this separator, the files' columns.
+constexpr std::string_view kLayoutSeparator = "\n";
 
 std::string_view kind_name(StagingKind k) {
   switch (k) {
@@ -112,6 +116,73 @@ std::string describe_columns(const std::vector<std::pair<std::string, std::strin
   std::vector<std::string> parts;
   for (const auto& [n, t] : cols) parts.push_back(n + " " + t);
   return "(" + join(parts, ", ") + ")";
+}
+
+// What every staging output holds and every Parquet and CSV reader reads back: years 1-9999.
+// DuckDB itself would take more, but it stores the extremes as ±infinity or NULL, and a date its
+// CSV writer cannot print would fail every later materialization of the partition.
+constexpr int32_t kMinDay = -719162;  // 0001-01-01
+constexpr int32_t kMaxDay = 2932896;  // 9999-12-31
+constexpr int64_t kMicrosPerDay = 86'400'000'000;
+constexpr int64_t kMinMicros = int64_t(kMinDay) * kMicrosPerDay;
+constexpr int64_t kMaxMicros = (int64_t(kMaxDay) + 1) * kMicrosPerDay - 1;
+
+// Far outside the calendar, values are printed as numbers (the calendar arithmetic would wrap).
+constexpr int64_t kPrintableDays = 100'000'000;
+
+std::string day_text(int64_t day) {
+  return day >= -kPrintableDays && day <= kPrintableDays ? dates::iso(int32_t(day))
+                                                         : std::to_string(day) + " days";
+}
+
+std::string micros_text(int64_t us) {
+  const int64_t day = us / kMicrosPerDay - (us % kMicrosPerDay < 0 ? 1 : 0);
+  const int64_t rest = us - day * kMicrosPerDay;
+  if (day < -kPrintableDays || day > kPrintableDays) return fmt::format("{} microseconds", us);
+  return fmt::format("{}T{:02}:{:02}:{:02}.{:06}Z", dates::iso(int32_t(day)), rest / 3'600'000'000,
+                     rest / 60'000'000 % 60, rest / 1'000'000 % 60, rest % 1'000'000);
+}
+
+// The shape a plan's schema needs. Nullability is not compared: DuckDB makes primary-key
+// columns NOT NULL, and a table made in one mode may be landed into in another.
+TableShape expected_shape(const Schema& schema, std::vector<std::string> key) {
+  TableShape t;
+  for (const auto& f : schema.fields) t.columns.push_back({f.name, std::string(sql_type(f.type))});
+  t.key = std::move(key);
+  return t;
+}
+
+// The table as DuckDB describes it: nullability only for the columns `schema` lacks (where a NOT
+// NULL column would refuse every row), the primary key when `with_key`.
+Result<TableShape> describe_table(duck::Connection& con, const std::string& table,
+                                  const Schema& schema, bool with_key) {
+  auto cols = con.query(fmt::format(
+      "SELECT column_name, data_type, is_nullable FROM duckdb_columns() WHERE database_name = "
+      "current_database() AND schema_name = 'main' AND lower(table_name) = lower({}) ORDER BY "
+      "column_index",
+      quote_literal(table)));
+  if (!cols) return fail(cols.error());
+  TableShape t;
+  for (size_t i = 0; i < cols->rows(); ++i) {
+    std::string name = cols->string_at(0, i).value_or("");
+    const bool nullable =
+        schema.index_of(name) >= 0 || cols->string_at(2, i).value_or("") != "false";
+    t.columns.push_back({std::move(name), cols->string_at(1, i).value_or(""), nullable});
+  }
+  if (with_key) {
+    auto pk = con.query(fmt::format(
+        "SELECT unnest(constraint_column_names) FROM duckdb_constraints() WHERE database_name = "
+        "current_database() AND schema_name = 'main' AND lower(table_name) = lower({}) AND "
+        "constraint_type = 'PRIMARY KEY'",
+        quote_literal(table)));
+    if (!pk) return fail(pk.error());
+    for (size_t i = 0; i < pk->rows(); ++i) t.key.push_back(pk->string_at(0, i).value_or(""));
+  }
+  return t;
+}
+
+std::string_view partition_part(std::string_view layout) {
+  return layout.substr(0, layout.find(kLayoutSeparator));
 }
 
 }  // namespace
@@ -209,6 +280,7 @@ Result<void> StagingSink::open(const TableSpec& table_in) {
         fmt::format("{}: mode upsert needs a primary key; use mode append or replace", target()));
 
   partition_exprs_.clear();
+  extra_columns_.clear();
   partition_names_.clear();
   if (kind_ == StagingKind::duckdb) {
     if (!spec_.partition_by.empty())
@@ -279,34 +351,34 @@ Result<void> StagingSink::create_tables() {
     if (auto r = con_.exec("CREATE TABLE " + tq + "(" + join(defs, ", ") + ")"); !r)
       return fail(wrap(r.error(), "creating the table"));
   } else {
-    std::vector<std::pair<std::string, std::string>> have;
-    for (size_t i = 0; i < cols->rows(); ++i)
-      have.emplace_back(cols->string_at(0, i).value_or(""), cols->string_at(1, i).value_or(""));
-    std::set<std::pair<std::string, std::string>> hs(have.begin(), have.end());
-    std::set<std::pair<std::string, std::string>> ws(want.begin(), want.end());
-    if (hs != ws)
-      return fail(
-          ErrorKind::invalid_input,
-          fmt::format("table '{}' in {} already exists with columns {} but the plan's "
-                      "schema has {}; migrate or drop the table, or land into another one",
-                      table_.table, store_path_, describe_columns(have), describe_columns(want)));
-    if (mode_ == WriteMode::upsert) {
-      auto pk = con_.query(fmt::format(
-          "SELECT unnest(constraint_column_names) FROM duckdb_constraints() WHERE database_name = "
-          "current_database() AND schema_name = 'main' AND lower(table_name) = lower({}) AND "
-          "constraint_type = 'PRIMARY KEY'",
-          quote_literal(table_.table)));
-      if (!pk) return fail(wrap(pk.error(), "reading the table's primary key"));
-      std::vector<std::string> have_cols;
-      for (size_t i = 0; i < pk->rows(); ++i) have_cols.push_back(pk->string_at(0, i).value_or(""));
-      std::string want_pk = "(" + join(table_.primary_key, ", ") + ")";
-      std::string have_pk = have_cols.empty() ? "none" : "(" + join(have_cols, ", ") + ")";
-      if (have_cols != table_.primary_key)
-        return fail(ErrorKind::invalid_input,
-                    fmt::format("table '{}' in {} has primary key {} but upsert needs {}; land "
-                                "into another table or use mode append/replace",
-                                table_.table, store_path_, have_pk, want_pk));
+    auto found = describe_table(con_, table_.table, s, keyed());
+    if (!found) return fail(wrap(found.error(), "reading the table's columns"));
+    const TableShape expected =
+        expected_shape(table_.schema, keyed() ? table_.primary_key : std::vector<std::string>{});
+    const DriftPlan drift =
+        plan_drift(diff_tables(expected, *found), spec_.schema_drift, table_.primary_key);
+    if (!drift.blocking.empty())
+      return fail(ErrorKind::invalid_input,
+                  fmt::format("table '{}' in {} does not match the plan's schema (schema_drift: "
+                              "{}): {}; expected {}, found {}; migrate or drop the table, land "
+                              "into another one{}",
+                              table_.table, store_path_, to_string(spec_.schema_drift),
+                              join(drift.blocking, "; "), describe(expected.columns),
+                              describe(found->columns),
+                              spec_.schema_drift == SchemaDrift::fail
+                                  ? ", or set schema_drift: evolve to add new columns"
+                                  : ""));
+    for (const auto& c : drift.add) {
+      if (auto r = con_.exec(
+              fmt::format("ALTER TABLE {} ADD COLUMN {} {}", tq, quote_ident(c.name), c.type));
+          !r)
+        return fail(wrap(r.error(), "adding column " + c.name + " (schema_drift: evolve)"));
+      ++columns_added_;
+      spdlog::info("{}: added column {} {} (schema_drift: evolve)", target(), c.name, c.type);
     }
+    // Columns the table keeps that the plan no longer writes stay in the files.
+    for (const auto& c : found->columns)
+      if (s.index_of(c.name) < 0) extra_columns_.push_back(c.name);
   }
 
   std::vector<std::string> buf;
@@ -324,7 +396,7 @@ Result<void> StagingSink::create_tables() {
         fmt::format("SELECT layout FROM main._finsync_outputs WHERE sink = {} AND tbl = {}",
                     quote_literal(dirty_key()), quote_literal(table_.table)));
     if (!layout) return fail(wrap(layout.error(), "reading the output layout"));
-    std::string current = join(partition_exprs_, ",");
+    const std::string current = layout_key();
     std::error_code ec;
     bool rebuild = layout->rows() == 0 || layout->string_at(0, 0).value_or("") != current ||
                    !fs::exists(output_dir_, ec);
@@ -354,6 +426,20 @@ std::string StagingSink::partition_key_sql(const std::string& alias) const {
     parts.push_back("CAST(" + e + " AS VARCHAR)");
   }
   return "CAST(to_json([" + join(parts, ", ") + "]) AS VARCHAR)";
+}
+
+std::string StagingSink::file_columns_sql(const std::string& alias) const {
+  std::string out = columns_sql(alias);
+  for (const auto& c : extra_columns_)
+    out += ", " + (alias.empty() ? "" : alias + ".") + quote_ident(c);
+  return out;
+}
+
+std::string StagingSink::layout_key() const {
+  std::vector<std::string> cols;
+  for (const auto& f : table_.schema.fields) cols.push_back(quote_ident(f.name));
+  for (const auto& c : extra_columns_) cols.push_back(quote_ident(c));
+  return join(partition_exprs_, ",") + std::string(kLayoutSeparator) + join(cols, ",");
 }
 
 std::string StagingSink::columns_sql(const std::string& alias) const {
@@ -415,12 +501,41 @@ Result<void> StagingSink::write(const RecordBatch& batch) {
                               desc(batch.schema()), desc(want)));
     }
   }
+  if (auto r = check_values(batch, map); !r) {
+    poisoned_ = true;  // the task fails as a whole: commit() will refuse its other batches
+    return r;
+  }
   if (auto r = ensure_buffer(); !r) return r;
   if (auto r = append_batch(batch, map); !r) {
     poisoned_ = true;  // part of the batch may be buffered: commit() will refuse
     return r;
   }
   buffered_rows_ += static_cast<int64_t>(batch.num_rows());
+  return {};
+}
+
+Result<void> StagingSink::check_values(const RecordBatch& batch,
+                                       const std::vector<int>& map) const {
+  for (size_t i = 0; i < map.size(); ++i) {
+    const Field& f = table_.schema.fields[i];
+    if (f.type != DataType::date && f.type != DataType::timestamp) continue;
+    const Column& col = batch.column(static_cast<size_t>(map[i]));
+    for (size_t r = 0; r < col.size(); ++r) {
+      if (!col.valid(r)) continue;
+      const int64_t v = col.int_at(r);
+      std::string what;
+      if (f.type == DataType::date && (v < kMinDay || v > kMaxDay))
+        what = fmt::format("date {} is outside 0001-01-01..9999-12-31", day_text(v));
+      else if (f.type == DataType::timestamp && (v < kMinMicros || v > kMaxMicros))
+        what =
+            fmt::format("timestamp {} is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z",
+                        micros_text(v));
+      if (!what.empty())
+        return fail(ErrorKind::invalid_input,
+                    fmt::format("{}: row {}, column {}: {}; nothing of this batch was written",
+                                target(), r + 1, f.name, what));
+    }
+  }
   return {};
 }
 
@@ -511,12 +626,11 @@ Result<void> StagingSink::commit(std::span<const Checkpoint> cps) {
     // than INSERT OR REPLACE; a key that already exists (or repeats within the batch) aborts it,
     // and the transaction is redone with INSERT OR REPLACE. Once a commit needed the fallback,
     // this sink goes straight to INSERT OR REPLACE.
-    const bool keyed = mode_ != WriteMode::append && !table_.primary_key.empty();
-    const bool try_plain = !keyed || !overlap_seen_;
+    const bool try_plain = !keyed() || !overlap_seen_;
     duckdb_error_type type = DUCKDB_ERROR_INVALID;
     Result<void> r = commit_locked(cps, buffered_rows_,
                                    try_plain ? InsertKind::plain : InsertKind::replace, &type);
-    if (!r && keyed && try_plain && type == DUCKDB_ERROR_CONSTRAINT) {
+    if (!r && keyed() && try_plain && type == DUCKDB_ERROR_CONSTRAINT) {
       overlap_seen_ = true;
       r = commit_locked(cps, buffered_rows_, InsertKind::replace, nullptr);
     }
@@ -637,31 +751,19 @@ Result<SinkCheck> StagingSink::check(const TableSpec& table_in) {
   auto version = con->query("SELECT version()");
   if (!version) return fail(version.error());
   out.server = "DuckDB " + version->string_at(0, 0).value_or("?");
-  auto cols = con->query(fmt::format(
-      "SELECT column_name, data_type, is_nullable FROM duckdb_columns() WHERE database_name = "
-      "current_database() AND schema_name = 'main' AND lower(table_name) = lower({}) ORDER BY "
-      "column_index",
-      quote_literal(t.table)));
-  if (!cols) return fail(cols.error());
-  out.table_exists = cols->rows() > 0;
+  const bool keyed = mode != WriteMode::append && !t.primary_key.empty();
+  auto found = describe_table(*con, t.table, t.schema, keyed);
+  if (!found) return fail(found.error());
+  out.table_exists = !found->columns.empty();
+  out.notes.push_back(
+      fmt::format("mode {}, schema_drift {}", to_string(mode), to_string(spec_.schema_drift)));
   if (!out.table_exists) return out;
-  TableShape want, have;
-  for (const auto& f : t.schema.fields)
-    want.columns.push_back({f.name, std::string(sql_type(f.type)), true});
-  for (size_t i = 0; i < cols->rows(); ++i)
-    have.columns.push_back(
-        {cols->string_at(0, i).value_or(""), cols->string_at(1, i).value_or(""), true});
-  if (mode == WriteMode::upsert) {
-    want.key = t.primary_key;
-    auto pk = con->query(fmt::format(
-        "SELECT unnest(constraint_column_names) FROM duckdb_constraints() WHERE database_name = "
-        "current_database() AND schema_name = 'main' AND lower(table_name) = lower({}) AND "
-        "constraint_type = 'PRIMARY KEY'",
-        quote_literal(t.table)));
-    if (!pk) return fail(pk.error());
-    for (size_t i = 0; i < pk->rows(); ++i) have.key.push_back(pk->string_at(0, i).value_or(""));
-  }
-  out.differences = diff_tables(want, have).lines();
+  const TableShape want =
+      expected_shape(t.schema, keyed ? t.primary_key : std::vector<std::string>{});
+  const DriftPlan drift = plan_drift(diff_tables(want, *found), spec_.schema_drift, t.primary_key);
+  out.differences = drift.blocking;
+  for (const auto& c : drift.add)
+    out.notes.push_back(fmt::format("schema_drift: evolve adds column {} {}", c.name, c.type));
   return out;
 }
 
@@ -675,6 +777,7 @@ Result<SinkStats> StagingSink::close() {
   drop_appender();
   Result<SinkStats> stats = SinkStats{};
   if (opened_ && kind_ != StagingKind::duckdb && con_.connected()) stats = materialize();
+  if (stats) stats->columns_added = columns_added_;
   opened_ = false;
   buffer_ready_ = false;
   buffered_rows_ = 0;
@@ -699,7 +802,7 @@ Result<SinkStats> StagingSink::materialize_locked() {
   const std::string ext = kind_ == StagingKind::parquet ? "parquet" : "csv";
   const std::string sink = quote_literal(dirty_key());
   const std::string tbl = quote_literal(table_.table);
-  const std::string layout = join(partition_exprs_, ",");
+  const std::string layout = layout_key();
   const fs::path out(output_dir_);
   const size_t arity = partition_exprs_.size();
   std::error_code ec;
@@ -707,7 +810,8 @@ Result<SinkStats> StagingSink::materialize_locked() {
   auto old = con_.query(fmt::format(
       "SELECT layout FROM main._finsync_outputs WHERE sink = {} AND tbl = {}", sink, tbl));
   if (!old) return fail(old.error());
-  if (old->rows() && old->string_at(0, 0).value_or("") != layout && fs::exists(out, ec)) {
+  if (old->rows() && partition_part(old->string_at(0, 0).value_or("")) != partition_part(layout) &&
+      fs::exists(out, ec)) {
     // partition_by changed: files of the old layout go, every partition was marked dirty at open.
     std::vector<fs::path> doomed;
     for (auto it = fs::recursive_directory_iterator(out, ec);
@@ -773,7 +877,7 @@ Result<SinkStats> StagingSink::materialize_locked() {
             "CREATE OR REPLACE TEMP TABLE _finsync_mat AS SELECT p.pid AS _finsync_pid, {} FROM "
             "main.{} AS t JOIN temp.main._finsync_parts AS p ON {} = p.\"key\" ORDER BY "
             "_finsync_pid, {}",
-            columns_sql("t"), quote_ident(table_.table), partition_key_sql("t"), order_sql()));
+            file_columns_sql("t"), quote_ident(table_.table), partition_key_sql("t"), order_sql()));
         !r)
       return fail(r.error());
   }
@@ -819,7 +923,7 @@ Result<SinkStats> StagingSink::materialize_locked() {
     if (auto r = con_.exec(fmt::format(
             "COPY (SELECT {} FROM temp.main._finsync_mat WHERE _finsync_pid = {} ORDER BY {}) TO "
             "{} ({})",
-            columns_sql(""), i, order_sql(), quote_literal(tmp.string()), options));
+            file_columns_sql(""), i, order_sql(), quote_literal(tmp.string()), options));
         !r) {
       drop_staged();
       return fail(r.error());
@@ -878,7 +982,7 @@ Result<SinkStats> StagingSink::materialize_locked() {
 Result<std::unique_ptr<StagingSink>> make_staging_sink(StagingKind kind, const SinkSpec& spec,
                                                        const SinkContext& ctx) {
   // duckdb refuses partition_by at open(), naming the table.
-  auto keys = check_keys(spec, {"path", "partition_by"});
+  auto keys = check_keys(spec, {"path", "partition_by", "schema_drift"});
   if (!keys) return fail(keys.error());
   std::string store;
   std::string out;

@@ -59,6 +59,8 @@ class StagingSink final : public Sink {
   Result<void> create_tables();
   Result<void> ensure_buffer();
   void drop_appender();
+  // Dates and timestamps outside years 1-9999 are refused before anything is buffered.
+  Result<void> check_values(const RecordBatch& batch, const std::vector<int>& map) const;
   Result<void> append_batch(const RecordBatch& batch, const std::vector<int>& map);
   enum class InsertKind { plain, replace };
   Result<void> commit_locked(std::span<const Checkpoint> cps, int64_t rows, InsertKind how,
@@ -66,6 +68,11 @@ class StagingSink final : public Sink {
   Result<SinkStats> materialize_locked();
   std::string partition_key_sql(const std::string& alias) const;
   std::string columns_sql(const std::string& alias) const;
+  // The files' columns: the schema's, then those the table keeps that the schema lacks.
+  std::string file_columns_sql(const std::string& alias) const;
+  // _finsync_outputs.layout: partition expressions and file columns; a change rewrites every file.
+  std::string layout_key() const;
+  bool keyed() const { return mode_ != WriteMode::append && !table_.primary_key.empty(); }
   std::string order_sql() const;
   Error wrap(const Error& e, std::string_view what) const;
   std::string target() const;
@@ -83,6 +90,8 @@ class StagingSink final : public Sink {
   bool overlap_seen_ = false;  // a commit hit existing keys: use INSERT OR REPLACE from now on
   std::vector<std::string> partition_exprs_;  // SQL per partition_by entry, over unqualified cols
   std::vector<std::string> partition_names_;  // directory names: column name or "year"
+  std::vector<std::string> extra_columns_;    // in the table, not in the schema (evolve)
+  int64_t columns_added_ = 0;
 
   duck::Connection con_;
   bool buffer_ready_ = false;

@@ -423,6 +423,63 @@ TEST(SinkDuckdb, EveryDataTypeRoundTripsWithNulls) {
                                       "ts TIMESTAMP", "b BOOLEAN"}));
 }
 
+TEST(SinkDuckdb, DatesAndTimestampsOutsideYears1To9999AreRejectedNotStoredAsInfinity) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  Schema schema{{{"id", DataType::int64}, {"d", DataType::date}, {"ts", DataType::timestamp}}};
+  TableSpec t;
+  t.plan = "p";
+  t.table = "edges";
+  t.schema = schema;
+  t.primary_key = {"id"};
+  auto batch = [&](int64_t day, int64_t micros) {
+    RecordBatch b(schema);
+    b.column(0).append_int(1);
+    b.column(1).append_int(day);
+    b.column(2).append_int(micros);
+    return b;
+  };
+  const int64_t first_us = int64_t(days_from_civil(1, 1, 1)) * 86'400'000'000;
+  const int64_t last_us = int64_t(days_from_civil(10000, 1, 1)) * 86'400'000'000 - 1;
+  auto s = make("duckdb", ctx);
+  ASSERT_TRUE(s->open(t));
+  // The edges themselves land.
+  ASSERT_TRUE(s->write(batch(days_from_civil(1, 1, 1), first_us)));
+  ASSERT_TRUE(s->commit(cp("low")));
+  ASSERT_TRUE(s->write(batch(days_from_civil(9999, 12, 31), last_us)));
+  ASSERT_TRUE(s->commit(cp("high")));
+  struct Bad {
+    int64_t day, micros;
+    std::string message;
+  };
+  const std::vector<Bad> bad = {
+      {days_from_civil(0, 12, 31), first_us,
+       "row 1, column d: date 0000-12-31 is outside 0001-01-01..9999-12-31"},
+      {days_from_civil(10000, 1, 1), first_us,
+       "row 1, column d: date 10000-01-01 is outside 0001-01-01..9999-12-31"},
+      {int64_t(INT32_MAX), first_us, "row 1, column d: date 2147483647 days is outside"},
+      {days_from_civil(2000, 1, 1), first_us - 1,
+       "row 1, column ts: timestamp 0000-12-31T23:59:59.999999Z is outside "
+       "0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z"},
+      {days_from_civil(2000, 1, 1), INT64_MIN,
+       "row 1, column ts: timestamp -9223372036854775808 microseconds is outside"},
+  };
+  for (const auto& b : bad) {
+    auto r = s->write(batch(b.day, b.micros));
+    ASSERT_FALSE(r) << b.message;
+    EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
+    EXPECT_NE(r.error().message.find(b.message), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("nothing of this batch was written"), std::string::npos);
+    // The task fails as a whole.
+    EXPECT_FALSE(s->commit(cp("bad")));
+  }
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, "SELECT id, d, ts FROM edges"),
+            std::vector<std::string>{"1|9999-12-31|9999-12-31 23:59:59.999999"});
+  EXPECT_EQ(read_rows(ctx.staging_path, "SELECT task_id FROM _finsync_landed ORDER BY task_id"),
+            (std::vector<std::string>{"high", "low"}));
+}
+
 TEST(SinkDuckdb, SchemaMismatchWithAnExistingTableNamesTheColumns) {
   TempDir dir;
   SinkContext ctx{dir.path(), dir / "staging.duckdb"};
@@ -438,9 +495,12 @@ TEST(SinkDuckdb, SchemaMismatchWithAnExistingTableNamesTheColumns) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
   const std::string& m = r.error().message;
-  EXPECT_NE(m.find("'daily'"), std::string::npos) << m;
-  EXPECT_NE(m.find("(ts_code VARCHAR, trade_date DATE, close DOUBLE)"), std::string::npos) << m;
-  EXPECT_NE(m.find("(ts_code VARCHAR, trade_date DATE, vol BIGINT)"), std::string::npos) << m;
+  EXPECT_EQ(m, "table 'daily' in " + ctx.staging_path +
+                   " does not match the plan's schema (schema_drift: fail): missing column vol "
+                   "BIGINT; extra column close DOUBLE (not in the plan's schema); expected "
+                   "(ts_code VARCHAR, trade_date DATE, vol BIGINT), found (ts_code VARCHAR, "
+                   "trade_date DATE, close DOUBLE); migrate or drop the table, land into another "
+                   "one, or set schema_drift: evolve to add new columns");
 
   // Same columns in another order are the same table.
   TableSpec reordered = bars_table();
@@ -448,6 +508,130 @@ TEST(SinkDuckdb, SchemaMismatchWithAnExistingTableNamesTheColumns) {
   auto s2 = make("duckdb", ctx);
   auto r2 = s2->open(reordered);
   EXPECT_TRUE(r2) << r2.error().message;
+}
+
+std::unique_ptr<Sink> make_evolving(const SinkContext& ctx, SchemaDrift drift) {
+  SinkRegistry reg;
+  register_builtin_sinks(reg);
+  SinkSpec spec;
+  spec.kind = "duckdb";
+  spec.schema_drift = drift;
+  auto s = reg.create(spec, ctx);
+  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
+  return s ? std::move(*s) : nullptr;
+}
+
+TEST(SinkDuckdb, SchemaDriftEvolveAddsANewFieldAsANullableColumn) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  {
+    auto s = make("duckdb", ctx);
+    ASSERT_TRUE(s->open(bars_table()));
+    ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}, {"B", D1, 2.0}})));
+    ASSERT_TRUE(s->commit(cp("t1")));
+    ASSERT_TRUE(s->close());
+  }
+  TableSpec wider = bars_table();
+  wider.schema.fields.push_back({"vol", DataType::int64});
+  // fail (the default) names the exact difference and changes nothing.
+  {
+    auto s = make_evolving(ctx, SchemaDrift::fail);
+    auto r = s->open(wider);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
+    EXPECT_EQ(r.error().message,
+              "table 'daily' in " + ctx.staging_path +
+                  " does not match the plan's schema (schema_drift: fail): missing column vol "
+                  "BIGINT; expected (ts_code VARCHAR, trade_date DATE, close DOUBLE, vol BIGINT), "
+                  "found (ts_code VARCHAR, trade_date DATE, close DOUBLE); migrate or drop the "
+                  "table, land into another one, or set schema_drift: evolve to add new columns");
+    auto check = s->check(wider);
+    ASSERT_TRUE(check) << check.error().message;
+    EXPECT_EQ(check->differences, std::vector<std::string>{"missing column vol BIGINT"});
+  }
+  {
+    auto s = make_evolving(ctx, SchemaDrift::evolve);
+    auto check = s->check(wider);
+    ASSERT_TRUE(check) << check.error().message;
+    EXPECT_TRUE(check->differences.empty());
+    EXPECT_EQ(check->notes.back(), "schema_drift: evolve adds column vol BIGINT");
+    ASSERT_TRUE(s->open(wider));
+    RecordBatch b(wider.schema);
+    b.column(0).append_string("A");
+    b.column(1).append_int(D2);
+    b.column(2).append_double(3.0);
+    b.column(3).append_int(700);
+    b.column(0).append_string("B");  // an existing key: upsert replaces the row, vol included
+    b.column(1).append_int(D1);
+    b.column(2).append_double(2.5);
+    b.column(3).append_int(800);
+    ASSERT_TRUE(s->write(b));
+    ASSERT_TRUE(s->commit(cp("t2")));
+    auto stats = s->close();
+    ASSERT_TRUE(stats) << stats.error().message;
+    EXPECT_EQ(stats->columns_added, 1);
+  }
+  EXPECT_EQ(
+      read_rows(ctx.staging_path, "SELECT ts_code, trade_date, close, vol FROM daily ORDER BY ALL"),
+      (std::vector<std::string>{"A|2024-01-02|1.0|NULL", "A|2024-01-03|3.0|700",
+                                "B|2024-01-02|2.5|800"}));
+  EXPECT_EQ(read_rows(ctx.staging_path,
+                      "SELECT column_name || ' ' || data_type || ' ' || is_nullable FROM "
+                      "duckdb_columns() WHERE table_name = 'daily' ORDER BY column_index"),
+            (std::vector<std::string>{"ts_code VARCHAR false", "trade_date DATE false",
+                                      "close DOUBLE true", "vol BIGINT true"}));
+  // Once evolved, the same schema opens without drift.
+  auto again = make_evolving(ctx, SchemaDrift::evolve);
+  ASSERT_TRUE(again->open(wider));
+  EXPECT_EQ(again->close().value().columns_added, 0);
+}
+
+TEST(SinkDuckdb, SchemaDriftEvolveStillStopsOnTypeKeyAndNotNullChanges) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  {
+    auto s = make("duckdb", ctx);
+    ASSERT_TRUE(s->open(bars_table()));
+    ASSERT_TRUE(s->close());
+  }
+  auto opened = [&](const TableSpec& t) {
+    auto s = make_evolving(ctx, SchemaDrift::evolve);
+    auto r = s->open(t);
+    return r ? std::string("ok") : r.error().message;
+  };
+  TableSpec retyped = bars_table();
+  retyped.schema.fields[2].type = DataType::string;
+  EXPECT_NE(opened(retyped).find("(schema_drift: evolve): column close: expected VARCHAR, found "
+                                 "DOUBLE; expected"),
+            std::string::npos)
+      << opened(retyped);
+  TableSpec rekeyed = bars_table();
+  rekeyed.schema.fields.push_back({"exchange", DataType::string});
+  rekeyed.primary_key = {"ts_code", "trade_date", "exchange"};
+  EXPECT_NE(
+      opened(rekeyed).find("missing key column exchange VARCHAR (evolve adds only nullable non-key "
+                           "columns); primary key: expected (ts_code, trade_date, exchange), found "
+                           "(ts_code, trade_date)"),
+      std::string::npos)
+      << opened(rekeyed);
+  // A column the plan no longer has is fine while it is nullable; its rows get NULL there.
+  TableSpec narrower = bars_table();
+  narrower.schema.fields.pop_back();
+  {
+    auto s = make_evolving(ctx, SchemaDrift::evolve);
+    ASSERT_TRUE(s->open(narrower));
+    RecordBatch b(narrower.schema);
+    b.column(0).append_string("N");
+    b.column(1).append_int(D1);
+    ASSERT_TRUE(s->write(b));
+    ASSERT_TRUE(s->commit(cp("n")));
+    ASSERT_TRUE(s->close());
+  }
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect), std::vector<std::string>{"N|2024-01-02|NULL"});
+  // Nothing was added by the refused opens.
+  EXPECT_EQ(read_rows(ctx.staging_path,
+                      "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'daily'"),
+            std::vector<std::string>{"3"});
 }
 
 TEST(SinkDuckdb, BatchesAreMatchedByColumnNameAndMismatchesRejected) {
@@ -541,7 +725,7 @@ TEST(SinkDuckdb, RejectsSpecsItCannotHonour) {
   auto pk = upserter->open(bars_table());
   ASSERT_FALSE(pk);
   EXPECT_EQ(pk.error().kind, ErrorKind::invalid_input);
-  EXPECT_NE(pk.error().message.find("has primary key none but upsert needs (ts_code, trade_date)"),
+  EXPECT_NE(pk.error().message.find("primary key: expected (ts_code, trade_date), found ()"),
             std::string::npos)
       << pk.error().message;
 }

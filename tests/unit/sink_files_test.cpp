@@ -432,6 +432,55 @@ TEST(SinkFiles, ChangingPartitionByRewritesTheWholeOutput) {
             (std::vector<std::string>{"000001.SZ|5", "X/Y|5"}));
 }
 
+TEST(SinkFiles, SchemaDriftEvolveRewritesEveryPartitionWithTheNewColumn) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  {
+    auto s = make_file_sink("csv", ctx, "out", {"ts_code"});
+    ASSERT_TRUE(s->open(bars_table()));
+    ASSERT_TRUE(s->write(rows_for(0, kFirst, kFirst + 1)));
+    ASSERT_TRUE(s->write(rows_for(1, kFirst, kFirst)));
+    ASSERT_TRUE(s->commit(cp("t1")));
+    ASSERT_EQ(s->close().value().files_written, 2);
+  }
+  TableSpec wider = bars_table();
+  wider.schema.fields.push_back({"vol", DataType::int64});
+  SinkRegistry reg;
+  register_builtin_sinks(reg);
+  SinkSpec spec = spec_of("csv", "out", WriteMode::upsert, {"ts_code"});
+  {
+    auto refused = reg.create(spec, ctx).value();
+    auto r = refused->open(wider);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("(schema_drift: fail): missing column vol BIGINT; expected"),
+              std::string::npos)
+        << r.error().message;
+  }
+  spec.schema_drift = SchemaDrift::evolve;
+  auto s = reg.create(spec, ctx).value();
+  ASSERT_TRUE(s->open(wider));
+  // One new row in the first symbol's partition only; the second's file is rewritten too.
+  RecordBatch b(wider.schema);
+  b.column(0).append_string(kSymbols[0]);
+  b.column(1).append_int(kFirst + 2);
+  b.column(2).append_double(9.5);
+  b.column(3).append_int(42);
+  ASSERT_TRUE(s->write(b));
+  ASSERT_TRUE(s->commit(cp("t2")));
+  auto stats = s->close();
+  ASSERT_TRUE(stats) << stats.error().message;
+  EXPECT_EQ(stats->columns_added, 1);
+  EXPECT_EQ(stats->files_written, 2);
+  EXPECT_EQ(slurp(dir / "out/ts_code=000001.SZ/data.csv"),
+            "ts_code,trade_date,close,vol\n"
+            "000001.SZ,2020-01-01,0.25,\n"
+            "000001.SZ,2020-01-02,1.25,\n"
+            "000001.SZ,2020-01-03,9.5,42\n");
+  EXPECT_EQ(slurp(dir / "out/ts_code=600000.SH/data.csv"),
+            "ts_code,trade_date,close,vol\n"
+            "600000.SH,2020-01-01,10000.25,\n");
+}
+
 TEST(SinkFiles, ADeletedOutputDirectoryIsRebuiltFromTheStagingStore) {
   TempDir dir;
   SinkContext ctx{dir.path(), dir / "staging.duckdb"};

@@ -155,34 +155,9 @@ DbSink::Drift DbSink::compare(const TableShape& found) const {
   auto same = [this](std::string_view a, std::string_view b) { return driver_->same_type(a, b); };
   Drift d;
   d.diff = diff_tables(want, have, same);
-  if (options_.drift == SchemaDrift::evolve) {
-    for (const auto& m : d.diff.missing) {
-      const bool key =
-          std::find(design_.key.begin(), design_.key.end(), m.name) != design_.key.end();
-      if (key) {
-        d.blocking.push_back(
-            fmt::format("missing key column {} {} (evolve adds only nullable "
-                        "non-key columns)",
-                        m.name, m.type));
-      } else {
-        d.add.push_back(m);
-      }
-    }
-    for (const auto& e : d.diff.extra)
-      if (!e.nullable)
-        d.blocking.push_back(
-            fmt::format("extra column {} {} NOT NULL (not in the plan's schema: "
-                        "rows could not be inserted)",
-                        e.name, e.type));
-    SchemaDiff rest;
-    rest.changed = d.diff.changed;
-    rest.key_differs = d.diff.key_differs;
-    rest.key_expected = d.diff.key_expected;
-    rest.key_found = d.diff.key_found;
-    for (auto& l : rest.lines()) d.blocking.push_back(std::move(l));
-  } else {
-    d.blocking = d.diff.lines();
-  }
+  DriftPlan p = plan_drift(d.diff, options_.drift, design_.key);
+  d.blocking = std::move(p.blocking);
+  d.add = std::move(p.add);
   return d;
 }
 

@@ -114,7 +114,7 @@ bad 78 "plan add --to (range.end): value '2015-12-31' is not valid: expected a d
 args --name 'my plan'
 bad 78 "plan add --name (name): value 'my plan' is not valid: expected a name without spaces or slashes" "${A[@]}"
 args --sink parquet:bad,tabel=x
-bad 78 "plan add --sink 'parquet:bad,tabel=x': option 'tabel' is not a sink key (did you mean 'table'?): expected one of path, table, mode, partition_by, replace, dsn, password, batch_size, schema_drift, schema, max_retries, load, sheets, sheet_column, sheet_rows" "${A[@]}"
+bad 78 "plan add --sink 'parquet:bad,tabel=x': option 'tabel' is not a sink key (did you mean 'table'?): expected one of path, table, mode, partition_by, replace, dsn, password, batch_size, schema_drift, schema, max_retries, load, sheets, sheet_column, sheet_rows, url, database" "${A[@]}"
 args --sink parquet:bad,mode=merge
 bad 78 "plan add --sink (sink.mode): value 'merge' is not valid: expected one of append, replace, upsert" "${A[@]}"
 args --sink parquet:bad,partition_by=ts_code+yr

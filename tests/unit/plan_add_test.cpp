@@ -110,11 +110,11 @@ TEST(SinkSpec, MalformedSpecsSayWhatWasExpected) {
   EXPECT_EQ(parsed("parquet:./d,tabel=x"),
             "error: option 'tabel' is not a sink key (did you mean 'table'?): expected one of "
             "path, table, mode, partition_by, replace, dsn, password, batch_size, schema_drift, "
-            "schema, max_retries, load, sheets, sheet_column, sheet_rows");
+            "schema, max_retries, load, sheets, sheet_column, sheet_rows, url, database");
   EXPECT_EQ(parsed("parquet:./d,kind=csv"),
             "error: option 'kind' is not a sink key: expected one of path, table, mode, "
             "partition_by, replace, dsn, password, batch_size, schema_drift, schema, "
-            "max_retries, load, sheets, sheet_column, sheet_rows");
+            "max_retries, load, sheets, sheet_column, sheet_rows, url, database");
   EXPECT_EQ(parsed("parquet:./d,table"), "error: option 'table' is not valid: expected KEY=VALUE");
   EXPECT_EQ(parsed("parquet:./d,"), "error: option '' is not valid: expected KEY=VALUE");
   EXPECT_EQ(parsed("parquet:./d,path=./e"), "error: 'path' is given twice");

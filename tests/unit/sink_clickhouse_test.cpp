@@ -16,6 +16,7 @@
 
 #include "core/dates.hpp"
 #include "core/secrets.hpp"
+#include "db_sink_rows.hpp"
 #include "sink/clickhouse/ch_http.hpp"
 #include "sink/clickhouse/ch_sql.hpp"
 #include "sink/clickhouse/ch_types.hpp"
@@ -31,14 +32,7 @@ std::string hex(const std::string& bytes) {
   return out;
 }
 
-Schema all_types() {
-  return Schema{{{"sym", DataType::string},
-                 {"day", DataType::date},
-                 {"at", DataType::timestamp},
-                 {"close", DataType::float64},
-                 {"vol", DataType::int64},
-                 {"ok", DataType::boolean}}};
-}
+using test::all_types;
 
 TEST(SinkClickhouseTypes, EachSchemaTypeHasOneColumnTypeOn18And16AndLater) {
   EXPECT_EQ(clickhouse::column_type(DataType::int64), "Int64");

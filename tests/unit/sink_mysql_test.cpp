@@ -17,6 +17,7 @@
 #include "core/dates.hpp"
 #include "core/percent_encode.hpp"
 #include "core/secrets.hpp"
+#include "db_sink_rows.hpp"
 #include "mysql_test_support.hpp"
 #include "sink/mysql/my_dsn.hpp"
 #include "sink/mysql/my_text.hpp"
@@ -27,44 +28,10 @@ namespace {
 
 using mysql::test::MyDatabase;
 
-Schema all_types() {
-  return Schema{{{"sym", DataType::string},
-                 {"day", DataType::date},
-                 {"at", DataType::timestamp},
-                 {"close", DataType::float64},
-                 {"vol", DataType::int64},
-                 {"ok", DataType::boolean}}};
-}
-
-TableSpec table_of(WriteMode mode = WriteMode::upsert, Schema schema = all_types()) {
-  return TableSpec{"p#1", "bars", std::move(schema), {"sym", "day"}, "day", mode};
-}
-
-RecordBatch rows_of(const std::string& sym, int n, double base = 1.25, int first = 0) {
-  RecordBatch b(all_types());
-  const int32_t d0 = dates::days_from_civil(2024, 2, 28) + first;
-  for (int i = 0; i < n; ++i) {
-    b.column(0).append_string(sym);
-    b.column(1).append_int(d0 + i);
-    b.column(2).append_int((int64_t(d0 + i) * 86400 + 9 * 3600 + 30 * 60) * 1'000'000 + 123456);
-    b.column(3).append_double(base + i);
-    if (i % 2) {
-      b.column(4).append_null();
-    } else {
-      b.column(4).append_int(1000 * i);
-    }
-    b.column(5).append_int(i % 2);
-  }
-  return b;
-}
-
-Checkpoint cp(const std::string& id, int64_t rows) {
-  Checkpoint c;
-  c.task_id = id;
-  c.window = "20240228-20240302";
-  c.rows = rows;
-  return c;
-}
+using test::all_types;
+using test::cp;
+using test::rows_of;
+using test::table_of;
 
 class MysqlSinkTest : public ::testing::Test {
  protected:

@@ -54,6 +54,8 @@ phase setup ./scripts/setup.sh
 # Integration tests read JSON audit logs and state files with python3 and curl, workbooks with
 # python3-openpyxl.
 phase test-tools servers_apt_install python3 curl python3-openpyxl
+# The dolphindb sink's tests: the official DolphinDB npm client (pinned) and its recorder.
+phase dolphindb-npm ./tests/tools/install_dolphindb_npm.sh
 phase lint ./scripts/lint_coroutines.sh
 phase format check_format
 phase build-asan build_asan

@@ -96,6 +96,10 @@ write_plan() {
     elif [[ $kind == mysql ]]; then
       # Likewise the database (use_mysql_db).
       echo "sink: { kind: mysql, dsn: \"\${FINSYNC_IT_MYSQL_DSN}\", table: ${name//-/_} }"
+    elif [[ $kind == dolphindb ]]; then
+      # The recorder's port and password come from the environment (start_ddb_recorder);
+      # DDB_DATABASE (dfs://name) makes a DFS table, else an in-memory one.
+      echo "sink: { kind: dolphindb, dsn: \"dolphindb://admin@127.0.0.1:\${FINSYNC_IT_DDB_PORT}\", password: \"\${FINSYNC_IT_DDB_PASSWORD}\", table: ${name//-/_}${DDB_DATABASE:+, database: \"$DDB_DATABASE\"} }"
     elif [[ $kind == clickhouse ]]; then
       # Likewise the database (use_ch_db).
       echo "sink: { kind: clickhouse, url: \"\${FINSYNC_IT_CH_URL}\", table: ${name//-/_} }"
@@ -178,6 +182,32 @@ start_recorder() {
   [[ -s "$port_file" ]] || fail "recorder $name did not start: $(cat "$WORK/$name.stderr")"
   printf -v "${name}_PORT" '%s' "$(cat "$port_file")"
   printf -v "${name}_LOG" '%s' "$WORK/$name.jsonl"
+}
+
+# start_ddb_recorder NAME [--password P]: the DolphinDB API recorder (tests/tools/ddb_recorder.mjs,
+# on node with the pinned official client that tests/tools/install_dolphindb_npm.sh installs in
+# DOLPHINDB_NPM, default build/npm-dolphindb) logging to $WORK/NAME.jsonl; sets NAME_TCP and
+# NAME_WS (its ports), NAME_LOG and NAME_STATE (its tables as JSON).
+DOLPHINDB_NPM=${DOLPHINDB_NPM:-$SOURCE_DIR/build/npm-dolphindb}
+start_ddb_recorder() {
+  local name=$1 ports="$WORK/$1.ports"
+  shift
+  [[ -f $DOLPHINDB_NPM/node_modules/dolphindb/package.json ]] ||
+    fail "the dolphindb npm client is not in $DOLPHINDB_NPM: run tests/tools/install_dolphindb_npm.sh (scripts/test.sh does)"
+  node "$SOURCE_DIR/tests/tools/ddb_recorder.mjs" --npm "$DOLPHINDB_NPM" --log "$WORK/$name.jsonl" \
+    --state "$WORK/$name.state.json" --ports "$ports" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
+  EMU_PIDS+=($!)
+  for _ in $(seq 1 400); do
+    [[ -s "$ports" ]] && break
+    sleep 0.05
+  done
+  [[ -s "$ports" ]] || fail "recorder $name did not start: $(cat "$WORK/$name.stderr")"
+  local tcp ws
+  read -r tcp ws <"$ports"
+  printf -v "${name}_TCP" '%s' "$tcp"
+  printf -v "${name}_WS" '%s' "$ws"
+  printf -v "${name}_LOG" '%s' "$WORK/$name.jsonl"
+  printf -v "${name}_STATE" '%s' "$WORK/$name.state.json"
 }
 
 # The mariadb client on FINSYNC_TEST_MYSQL_DSN's server (as its user), batch mode, no headers:

@@ -707,9 +707,9 @@ TEST(SinkDuckdb, RejectsSpecsItCannotHonour) {
 
   SinkRegistry reg;
   register_builtin_sinks(reg);
-  EXPECT_EQ(reg.kinds(),
-            (std::vector<std::string>{"clickhouse", "csv", "duckdb", "excel", "mariadb", "mongodb",
-                                      "mysql", "parquet", "postgres", "sqlite"}));
+  EXPECT_EQ(reg.kinds(), (std::vector<std::string>{"clickhouse", "csv", "dolphindb", "duckdb",
+                                                   "excel", "mariadb", "mongodb", "mysql",
+                                                   "parquet", "postgres", "sqlite"}));
   auto none = reg.create(spec_of("duckdb", "", WriteMode::upsert, {}), SinkContext{});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().kind, ErrorKind::invalid_input);

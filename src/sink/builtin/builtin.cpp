@@ -1,6 +1,7 @@
 // Every built-in sink kind, registered in one place. duckdb, parquet and csv stage rows in DuckDB
 // (sink/staging_sink.hpp); the database kinds stand on the framework in sink/db/.
 #include "sink/clickhouse/ch_sink.hpp"
+#include "sink/dolphindb/ddb_sink.hpp"
 #include "sink/excel/excel_sink.hpp"
 #include "sink/mongodb/mongo_sink.hpp"
 #include "sink/mysql/my_sink.hpp"
@@ -33,6 +34,7 @@ void register_builtin_sinks(SinkRegistry& registry) {
   mysql::register_mysql_sink(registry);
   excel::register_excel_sink(registry);
   clickhouse::register_clickhouse_sink(registry);
+  dolphindb::register_dolphindb_sink(registry);
 }
 
 }  // namespace finsync::sink

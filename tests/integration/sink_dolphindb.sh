@@ -4,7 +4,8 @@
 # npm client's decoder and keeps the tables):
 # - a backfill from the emulator into a DFS table lands exactly the truth (the recorder's decoded
 #   table compared row by row), typed SYMBOL/DATE/DOUBLE with the key in the column comments,
-#   one marker per task; a second run adds nothing; an in-memory (keyed, shared) table too;
+#   one marker per task; a second run adds nothing; a row changed in the table is put right by
+#   an upsert of its re-fetched task; an in-memory (keyed, shared) table lands the truth too;
 # - a landing of every column type with nulls (ddb_typed_landing) decodes to the exact values;
 # - every request finsync sent in both is replayed through the official `dolphindb` npm client
 #   (the same calls: login, each script, each tableInsert/upsert! with the same typed table) and
@@ -64,6 +65,23 @@ grep -q "nothing new" "$WORK/run2.out" || fail "second run: $(cat "$WORK/run2.ou
 assert_eq "$before" "$(daily_requests)" "daily requests of the second run"
 canonical "$rec_STATE" dfs://it/ddb >"$WORK/landed2.csv"
 diff -q "$WORK/truth.csv" "$WORK/landed2.csv" >/dev/null || fail "after the second run: $(diff "$WORK/truth.csv" "$WORK/landed2.csv" | head -5)"
+
+# A bar changed in the table (through the npm client): fetching its task again upserts the
+# vendor's row over it.
+key=$(sed -n 202p "$WORK/truth.csv")
+sym=${key%%,*} day=${key#*,} day=${day%%,*}
+node "$SOURCE_DIR/tests/tools/ddb_eval.mjs" --npm "$DOLPHINDB_NPM" --url "ws://127.0.0.1:$rec_WS" --password "$PASSWORD" \
+  --script "update loadTable(\"dfs://it\", \"ddb\") set close = -1 where ts_code = \"$sym\" and trade_date = ${day//-/.}" \
+  >"$WORK/update.out" 2>&1 || fail "the update exited $?: $(cat "$WORK/update.out")"
+canonical "$rec_STATE" dfs://it/ddb >"$WORK/changed.csv"
+assert_eq 1 "$(diff "$WORK/truth.csv" "$WORK/changed.csv" | grep -c '^> ')" "rows changed by the update"
+grep -q "^$sym,$day,.*,-1.00," "$WORK/changed.csv" || fail "the update did not change $sym $day: $(grep "^$sym,$day," "$WORK/changed.csv")"
+task=$(state_q "$rec_STATE" "[r[1] for r in s['tables']['dfs://it/_finsync_landed']['rows'] if r[1].startswith('ddb/$sym/') and r[2][:8] <= '${day//-/}' <= r[2][9:17]][0]")
+"$FINSYNC" -w "$WS" retry ddb --task "$task" >/dev/null || fail "retry --task $task exited $?"
+"$FINSYNC" -w "$WS" run ddb >"$WORK/run3.out" 2>"$WORK/run3.err" || fail "run after retry exited $?: $(tail -3 "$WORK/run3.err")"
+assert_eq $((before + 1)) "$(daily_requests)" "daily requests after retrying one task"
+canonical "$rec_STATE" dfs://it/ddb >"$WORK/landed3.csv"
+diff -q "$WORK/truth.csv" "$WORK/landed3.csv" >/dev/null || fail "after the upsert: $(diff "$WORK/truth.csv" "$WORK/landed3.csv" | head -5)"
 
 "$FINSYNC" -w "$WS" sinks check ddb >"$WORK/check.out" 2>"$WORK/check.err" || fail "sinks check exited $?: $(cat "$WORK/check.err")"
 grep -qx "sink dolphindb admin@127.0.0.1:$rec_TCP dfs://it" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"

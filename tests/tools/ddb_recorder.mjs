@@ -8,7 +8,8 @@
 //   creating a HASH DFS database, a partitioned table, a dimension table, a shared (keyed) table
 //   setColumnComment, addColumn, select ... from schema(t).colDefs
 //   select sum(row_count) ... group by task_id, exec count(*) ... where commit_id = ...
-//   truncate, delete from t [where col = v and ...]
+//   truncate, delete from t [where col = v and ...]; update t set col = number where ... (the
+//   tests' own edit of a landed row)
 //   tableInsert{t}, upsert!{t,,ignoreNull=false[,keyColNames=`a`b]} with one table argument
 //
 // Anything else is answered with an error naming the script, so a test fails rather than
@@ -230,22 +231,44 @@ const scripts = [
     return null;
   }],
   [/^delete from (.+?)(?: where (.+))?$/, m => {
-    const t = table_of(m[1]);
-    const conds = (m[2] ?? '').split(' and ').filter(Boolean).map(c => {
-      const eq = c.match(/^(\w+) = (?:"((?:[^"\\]|\\.)*)"|(-?\d+))$/);
-      if (eq) return r => r[t.columns.indexOf(eq[1])] === (eq[2] !== undefined ? unquote(eq[2]) : eq[3]);
-      const between = c.match(/^(\w+) between (\d{4})\.(\d\d)\.(\d\d) : (\d{4})\.(\d\d)\.(\d\d)$/);
-      if (between) {
-        const lo = `${between[2]}-${between[3]}-${between[4]}`, hi = `${between[5]}-${between[6]}-${between[7]}`;
-        return r => { const v = r[t.columns.indexOf(between[1])]; return v !== null && v >= lo && v <= hi; };
-      }
-      throw new Error(`condition ${c}`);
-    });
-    t.rows = t.rows.filter(r => !conds.every(f => f(r)));
+    const t = table_of(m[1]), hit = where(t, m[2]);
+    t.rows = t.rows.filter(r => !hit(r));
+    return null;
+  }],
+  // Not a script of the sink: the tests change a landed value with it.
+  [/^update (.+?) set (\w+) = (-?[\d.]+) where (.+)$/, m => {
+    const t = table_of(m[1]), hit = where(t, m[4]), c = t.columns.indexOf(m[2]);
+    if (c < 0) throw new Error(`no column ${m[2]}`);
+    for (const r of t.rows) if (hit(r)) r[c] = Number(m[3]);
     return null;
   }],
 ];
 const unquote = s => s.replace(/\\(.)/g, '$1');
+// A where clause of `col = "text"`, `col = 123`, `col = 2024.01.31` and `col between D1 : D2`
+// conditions joined by `and`, as a row predicate (none: every row).
+function where(t, text) {
+  const date = (y, m, d) => `${y}-${m}-${d}`;
+  const conds = (text ?? '').split(' and ').filter(Boolean).map(c => {
+    const col = name => {
+      const i = t.columns.indexOf(name);
+      if (i < 0) throw new Error(`no column ${name}`);
+      return i;
+    };
+    let x = c.match(/^(\w+) = "((?:[^"\\]|\\.)*)"$/);
+    if (x) return r => r[col(x[1])] === unquote(x[2]);
+    x = c.match(/^(\w+) = (\d{4})\.(\d\d)\.(\d\d)$/);
+    if (x) return r => r[col(x[1])] === date(x[2], x[3], x[4]);
+    x = c.match(/^(\w+) = (-?\d+)$/);
+    if (x) return r => String(r[col(x[1])]) === x[2];
+    x = c.match(/^(\w+) between (\d{4})\.(\d\d)\.(\d\d) : (\d{4})\.(\d\d)\.(\d\d)$/);
+    if (x) {
+      const lo = date(x[2], x[3], x[4]), hi = date(x[5], x[6], x[7]);
+      return r => { const v = r[col(x[1])]; return v !== null && v >= lo && v <= hi; };
+    }
+    throw new Error(`condition ${c}`);
+  });
+  return r => conds.every(f => f(r));
+}
 function comment(script) {
   const m = script.match(/^setColumnComment\((.+), dict\((\S+), \[(.*)\]\)\)$/);
   if (!m) throw new Error(`comment ${script}`);

@@ -37,10 +37,17 @@ if [[ " ${SINKS[*]} " == *" mongodb "* ]]; then
   start_recorder mongo
   export FINSYNC_IT_MONGO_PORT=$mongo_PORT
 fi
-# Each workspace lands apart: a postgres schema, a mysql or mongodb database of its own.
+# dolphindb: one DolphinDB recorder for every case, a DFS database per case.
+if [[ " ${SINKS[*]} " == *" dolphindb "* ]]; then
+  DDB_PASSWORD="crash-ddb-$RANDOM-secret"
+  start_ddb_recorder ddb --password "$DDB_PASSWORD"
+  export FINSYNC_IT_DDB_PORT=$ddb_TCP FINSYNC_IT_DDB_PASSWORD=$DDB_PASSWORD
+fi
+# Each workspace lands apart: a postgres schema, a mysql, mongodb or dolphindb database of its own.
 use_case_store() {
   local kind=$1 case_name=$2
   export FINSYNC_IT_PG_SCHEMA="${PG_BASE}_$case_name" FINSYNC_IT_MONGO_DB="crash_$case_name"
+  export DDB_DATABASE="dfs://crash_$case_name"
   if [[ $kind == postgres ]]; then PG_SCHEMAS+=("$FINSYNC_IT_PG_SCHEMA"); fi
   if [[ $kind == mysql ]]; then use_mysql_db "${PG_BASE}_$case_name"; fi
   return 0
@@ -79,6 +86,9 @@ check_landed() {
     python3 "$SOURCE_DIR/tests/tools/mongo_landed.py" "$mongo_LOG" cr --check-statements \
       --db="$FINSYNC_IT_MONGO_DB" >"$WORK/landed.csv" || fail "$what: replaying the recorder's log"
     dups=0
+  elif [[ $kind == dolphindb ]]; then
+    canonical_ddb "$ddb_STATE" "$DDB_DATABASE/cr" >"$WORK/landed.csv"
+    dups=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["tables"][sys.argv[2]]["rows"]; print(len(r) - len({(x[0], x[1]) for x in r}))' "$ddb_STATE" "$DDB_DATABASE/cr")
   elif [[ $kind == postgres ]]; then
     canonical_pg "$FINSYNC_IT_PG_SCHEMA" cr >"$WORK/landed.csv"
     dups=$(psql_q "SELECT count(*) - count(DISTINCT (ts_code, trade_date)) FROM $FINSYNC_IT_PG_SCHEMA.cr")

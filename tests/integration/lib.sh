@@ -210,6 +210,21 @@ start_ddb_recorder() {
   printf -v "${name}_STATE" '%s' "$WORK/$name.state.json"
 }
 
+# canonical_ddb STATE TABLE: a table of the DolphinDB recorder's state (NAME_STATE;
+# dfs://db/t or t) as the emulator's truth prints it, ordered by the key.
+canonical_ddb() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["tables"][sys.argv[2]]
+cols = t["columns"]
+want = ["ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "change", "pct_chg", "vol", "amount"]
+idx = [cols.index(c) for c in want]
+print(",".join(want))
+for r in sorted(t["rows"], key=lambda r: (r[idx[0]], r[idx[1]])):
+    print(",".join([r[idx[0]], r[idx[1]]] + ["%.2f" % r[i] for i in idx[2:]]))
+PY
+}
+
 # The mariadb client on FINSYNC_TEST_MYSQL_DSN's server (as its user), batch mode, no headers:
 # mysql_q [DATABASE] -e SQL.
 mysql_q() {

@@ -25,26 +25,13 @@ export TUSHARE_URL="http://127.0.0.1:$emu_PORT" TUSHARE_TOKEN="$TOKEN"
 TRUTH_ROWS=$(($(wc -l <"$WORK/truth.csv") - 1))
 daily_requests() { grep -c '"api_name":"daily"' "$emu_AUDIT" || true; }
 
-# canonical STATE TABLE: the recorder's table as the emulator's truth prints it.
-canonical() {
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))["tables"][sys.argv[2]]
-cols = t["columns"]
-want = ["ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "change", "pct_chg", "vol", "amount"]
-idx = [cols.index(c) for c in want]
-print(",".join(want))
-for r in sorted(t["rows"], key=lambda r: (r[idx[0]], r[idx[1]])):
-    print(",".join([r[idx[0]], r[idx[1]]] + ["%.2f" % r[i] for i in idx[2:]]))
-PY
-}
 state_q() { python3 -c "import json, sys; s = json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 WS="$WORK/ws"
 new_workspace "$WS"
 DDB_DATABASE=dfs://it write_plan "$WS/plans/ddb.yaml" ddb dolphindb 2015-01-01 2015-12-31 "split: { window: 6m }"
 "$FINSYNC" -w "$WS" run ddb >"$WORK/run1.out" 2>"$WORK/run1.err" || fail "run exited $?: $(tail -5 "$WORK/run1.err")"
-canonical "$rec_STATE" dfs://it/ddb >"$WORK/landed.csv"
+canonical_ddb "$rec_STATE" dfs://it/ddb >"$WORK/landed.csv"
 diff -q "$WORK/truth.csv" "$WORK/landed.csv" >/dev/null ||
   fail "landed rows differ from truth: $(diff "$WORK/truth.csv" "$WORK/landed.csv" | head -5)"
 assert_eq "ts_code SYMBOL finsync key 1|trade_date DATE finsync key 2|open DOUBLE |amount DOUBLE " \
@@ -63,7 +50,7 @@ before=$(daily_requests)
 "$FINSYNC" -w "$WS" run ddb >"$WORK/run2.out" 2>"$WORK/run2.err" || fail "second run exited $?"
 grep -q "nothing new" "$WORK/run2.out" || fail "second run: $(cat "$WORK/run2.out")"
 assert_eq "$before" "$(daily_requests)" "daily requests of the second run"
-canonical "$rec_STATE" dfs://it/ddb >"$WORK/landed2.csv"
+canonical_ddb "$rec_STATE" dfs://it/ddb >"$WORK/landed2.csv"
 diff -q "$WORK/truth.csv" "$WORK/landed2.csv" >/dev/null || fail "after the second run: $(diff "$WORK/truth.csv" "$WORK/landed2.csv" | head -5)"
 
 # A bar changed in the table (through the npm client): fetching its task again upserts the
@@ -73,14 +60,14 @@ sym=${key%%,*} day=${key#*,} day=${day%%,*}
 node "$SOURCE_DIR/tests/tools/ddb_eval.mjs" --npm "$DOLPHINDB_NPM" --url "ws://127.0.0.1:$rec_WS" --password "$PASSWORD" \
   --script "update loadTable(\"dfs://it\", \"ddb\") set close = -1 where ts_code = \"$sym\" and trade_date = ${day//-/.}" \
   >"$WORK/update.out" 2>&1 || fail "the update exited $?: $(cat "$WORK/update.out")"
-canonical "$rec_STATE" dfs://it/ddb >"$WORK/changed.csv"
+canonical_ddb "$rec_STATE" dfs://it/ddb >"$WORK/changed.csv"
 assert_eq 1 "$(diff "$WORK/truth.csv" "$WORK/changed.csv" | grep -c '^> ')" "rows changed by the update"
 grep -q "^$sym,$day,.*,-1.00," "$WORK/changed.csv" || fail "the update did not change $sym $day: $(grep "^$sym,$day," "$WORK/changed.csv")"
 task=$(state_q "$rec_STATE" "[r[1] for r in s['tables']['dfs://it/_finsync_landed']['rows'] if r[1].startswith('ddb/$sym/') and r[2][:8] <= '${day//-/}' <= r[2][9:17]][0]")
 "$FINSYNC" -w "$WS" retry ddb --task "$task" >/dev/null || fail "retry --task $task exited $?"
 "$FINSYNC" -w "$WS" run ddb >"$WORK/run3.out" 2>"$WORK/run3.err" || fail "run after retry exited $?: $(tail -3 "$WORK/run3.err")"
 assert_eq $((before + 1)) "$(daily_requests)" "daily requests after retrying one task"
-canonical "$rec_STATE" dfs://it/ddb >"$WORK/landed3.csv"
+canonical_ddb "$rec_STATE" dfs://it/ddb >"$WORK/landed3.csv"
 diff -q "$WORK/truth.csv" "$WORK/landed3.csv" >/dev/null || fail "after the upsert: $(diff "$WORK/truth.csv" "$WORK/landed3.csv" | head -5)"
 
 "$FINSYNC" -w "$WS" sinks check ddb >"$WORK/check.out" 2>"$WORK/check.err" || fail "sinks check exited $?: $(cat "$WORK/check.err")"
@@ -94,7 +81,7 @@ WS3="$WORK/ws3"
 new_workspace "$WS3"
 write_plan "$WS3/plans/mem.yaml" mem dolphindb 2015-01-01 2015-12-31 "split: { window: 6m }"
 "$FINSYNC" -w "$WS3" run mem >"$WORK/mem.out" 2>"$WORK/mem.err" || fail "in-memory run exited $?: $(tail -5 "$WORK/mem.err")"
-canonical "$rec_STATE" mem >"$WORK/mem.csv"
+canonical_ddb "$rec_STATE" mem >"$WORK/mem.csv"
 diff -q "$WORK/truth.csv" "$WORK/mem.csv" >/dev/null || fail "in-memory table differs from truth: $(diff "$WORK/truth.csv" "$WORK/mem.csv" | head -5)"
 assert_eq "ts_code trade_date" "$(state_q "$rec_STATE" "' '.join(s['tables']['mem']['key'])")" "the in-memory table's key"
 grep -q '"text":"script\\nif (!defined(\\"mem\\", SHARED)) {\\n  share keyedTable(`ts_code`trade_date, 1:0,' "$rec_LOG" ||

@@ -58,7 +58,7 @@ Checkpoint checkpoint(const std::string& task, int64_t rows) {
   return cp;
 }
 
-class Live : public ::testing::Test {
+class SinkDolphindbLive : public ::testing::Test {
  protected:
   void SetUp() override {
     if (live_dsn().empty()) return;
@@ -126,7 +126,7 @@ class Live : public ::testing::Test {
 
 const int32_t D1 = dates::days_from_civil(2024, 1, 2), D2 = dates::days_from_civil(2024, 1, 3);
 
-TEST_F(Live, DfsTableHoldsTheRowsAndUpsertReplacesACorrectedOne) {
+TEST_F(SinkDolphindbLive, DfsTableHoldsTheRowsAndUpsertReplacesACorrectedOne) {
   REQUIRE_LIVE_SERVER();
   const std::string db = "dfs://finsync_live_" + std::to_string(getpid());
   cleanup_.push_back("if (existsDatabase(\"" + db + "\")) dropDatabase(\"" + db + "\")");
@@ -144,7 +144,7 @@ TEST_F(Live, DfsTableHoldsTheRowsAndUpsertReplacesACorrectedOne) {
   EXPECT_EQ(*landed, (std::map<std::string, int64_t>{{"live/A", 2}, {"live/A2", 2}}));
 }
 
-TEST_F(Live, InMemoryTableIsSharedAndKeyed) {
+TEST_F(SinkDolphindbLive, InMemoryTableIsSharedAndKeyed) {
   REQUIRE_LIVE_SERVER();
   const std::string t = "finsync_live_" + std::to_string(getpid());
   cleanup_.push_back("undef(\"" + t + "\", SHARED)");
@@ -154,7 +154,7 @@ TEST_F(Live, InMemoryTableIsSharedAndKeyed) {
   EXPECT_EQ(rows(t), "A 2024-01-02 1.250000 12");
 }
 
-TEST_F(Live, WrongPasswordIsAuth) {
+TEST_F(SinkDolphindbLive, WrongPasswordIsAuth) {
   REQUIRE_LIVE_SERVER();
   Dsn wrong = dsn_;
   wrong.password = "not-the-password-" + std::to_string(getpid());

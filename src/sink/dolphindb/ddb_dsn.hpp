@@ -1,7 +1,7 @@
 #pragma once
-// The dolphindb sink's DSN: dolphindb://user[:password]@host[:port], parsed with libcurl's URL
-// parser. User and password are percent-decoded; a password found here is registered as a
-// secret. No user: admin (DolphinDB's default administrator). Port: 8848.
+// The dolphindb sink's DSN: dolphindb://user[:password]@host[:port], split by db::split_db_url
+// (libcurl's URL parser). User and password are percent-decoded; a password found here is
+// registered as a secret. No user: admin (DolphinDB's default administrator). Port: 8848.
 #include <string>
 
 #include "core/error.hpp"

@@ -3,7 +3,8 @@
 # after a complete backfill the only gaps are the provider's own (suspended days); rows the test
 # deletes are reported as a gap and a row it adds on a closed day as extra, exit 3; `--fix`
 # queues one task per gap and the next run sends exactly those requests; afterwards the data
-# equals the truth again and verify exits 0, the suspended days confirmed empty.
+# equals the truth again and verify exits 0, the suspended days confirmed empty. Parquet and
+# Excel plans' gaps are read back through their staging table.
 source "$(dirname "$0")/lib.sh"
 
 SEED=7 SYMBOLS=8 START=20150101 END=20150630
@@ -122,4 +123,20 @@ if ((SUSPENDED > 0)); then
 else
   grep -qx "0 gap days, 0 extra rows" "$WORK/verify3.out" || fail "final verify: $(tail -1 "$WORK/verify3.out")"
 fi
+# Parquet and Excel sinks are read back through their staging table: the same gaps, the
+# provider's only.
+for kind in parquet excel; do
+  write_plan "$WS/plans/h$kind.yaml" "h$kind" $kind 2015-01-01 2015-06-30
+  "$FINSYNC" -w "$WS" run "h$kind" >"$WORK/run-$kind.out" 2>"$WORK/run-$kind.err" ||
+    fail "$kind run exited $?: $(tail -5 "$WORK/run-$kind.err")"
+  set +e
+  "$FINSYNC" -w "$WS" verify "h$kind" >"$WORK/verify-$kind.out" 2>"$WORK/verify-$kind.err"
+  rc=$?
+  set -e
+  assert_eq 3 $rc "exit code of verify on the $kind plan"
+  expected_gaps >"$WORK/want-$kind.txt"
+  reported_gaps "$WORK/verify-$kind.out" >"$WORK/got-$kind.txt"
+  diff -q "$WORK/want-$kind.txt" "$WORK/got-$kind.txt" >/dev/null ||
+    fail "$kind gaps: $(diff "$WORK/want-$kind.txt" "$WORK/got-$kind.txt" | head -5)"
+done
 echo "verify: ok ($GAP_DAYS gap days of which $SUSPENDED suspended, $N fix requests)"

@@ -12,6 +12,8 @@ struct RunArgs {
   int concurrency = 0;
   bool no_wait = false;
   bool estimate_only = false;  // `plan estimate`: plan and price the backfill, fetch no data
+  bool verify_only = false;    // `verify`: compare the landed days with the calendar
+  bool fix = false;            // `verify --fix`: queue tasks for the gaps
 };
 
 struct RetryArgs {

@@ -6,6 +6,7 @@ enum ExitCode : int {
   kDone = 0,
   kInternal = 1,
   kFailedTasks = 3,
+  kIncomplete = 3,  // `verify`: gaps or extra rows
   kUsage = 64,
   kUnreachable = 69,
   kParked = 75,

@@ -106,6 +106,14 @@ int main(int argc, char** argv) {
   retry->add_flag("--dead", retry_args.dead, "tasks in state dead");
   retry->add_option("--task", retry_args.task, "one task by id");
 
+  RunArgs verify_args;
+  verify_args.verify_only = true;
+  auto* verify = cli.add_subcommand(
+      "verify", "landed days per symbol against the trading calendar and listing dates");
+  verify->add_option("plan", verify_args.plan, "plan file or plan name")->required();
+  verify->add_flag("--fix", verify_args.fix,
+                   "queue tasks for the gaps; the next `finsync run` fetches exactly them");
+
   auto* query = cli.add_subcommand("query", "SQL over the DuckDB store and landed files");
   query->add_option("sql", sql)->required();
 
@@ -153,6 +161,7 @@ int main(int argc, char** argv) {
   if (*retry) return cmd_retry(g, retry_args);
   if (*status) return cmd_status(g, status_plan);
   if (*report) return cmd_report(g, report_run, report_json);
+  if (*verify) return cmd_run(g, verify_args);
   if (*query) return cmd_query(g, sql);
   if (*sinks_check) return cmd_sinks_check(g, sinks_plan);
   if (*export_cmd) return cmd_export(g, export_plan);

@@ -1,5 +1,6 @@
 // Plan lifecycle from the CLI. Each command records the wish in the state store; a `finsync run`
 // of the plan, in this process or another, polls it and obeys.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -9,6 +10,7 @@
 
 #include "app/commands.hpp"
 #include "config/yaml_reader.hpp"
+#include "core/dates.hpp"
 #include "core/secrets.hpp"
 
 namespace finsync::app {
@@ -226,6 +228,17 @@ int cmd_plan_show(const GlobalOptions& g, const std::string& name) {
   }
   if (given_up.size() > kShown)
     out += fmt::format("task      ... and {} more failed or dead\n", given_up.size() - kShown);
+  // High-water marks (plans that end today): how far the parameter sets are final.
+  if (auto marks = store->list_marks(name); marks && !marks->empty()) {
+    int32_t lo = marks->begin()->second, hi = lo;
+    for (const auto& [set, day] : *marks) {
+      lo = std::min(lo, day);
+      hi = std::max(hi, day);
+    }
+    out += fmt::format("marks     {} parameter sets landed through {}{}\n", marks->size(),
+                       dates::iso(lo),
+                       lo == hi ? "" : fmt::format(" (some through {})", dates::iso(hi)));
+  }
   out += "spec:\n" + (*rec)->spec_yaml;
   std::fputs(out.c_str(), stdout);
   return kDone;

@@ -20,9 +20,12 @@
 #include "app/commands.hpp"
 #include "app/progress.hpp"
 #include "app/sink_setup.hpp"
+#include "app/verify_command.hpp"
 #include "config/env.hpp"
+#include "core/dates.hpp"
 #include "engine/backfill.hpp"
 #include "engine/estimate.hpp"
+#include "engine/incremental.hpp"
 #include "engine/limits.hpp"
 #include "report/run_report.hpp"
 #include "sink/registry.hpp"
@@ -143,6 +146,14 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
   }
   const config::ProviderDef& pdef = *ctx.catalog.find(plan->provider);
   const config::EndpointDef& endpoint = *pdef.endpoint(plan->endpoint);
+  if (plan->end_today) {
+    plan->end_day = engine::day_clock(endpoint, SystemClock().now()).today;
+    if (plan->end_day < plan->start_day) {
+      spdlog::error("{}: range.end is today ({} in {}), before range.start ({})", plan->source,
+                    dates::iso(plan->end_day), endpoint.zone, dates::iso(plan->start_day));
+      return kConfig;
+    }
+  }
 
   provider::ProviderRegistry providers;
   provider::register_builtin_providers(providers);
@@ -212,6 +223,18 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
 
   if (args.estimate_only)
     return print_estimate(io, *plan, endpoint, fetcher, **store, store_thread, limits);
+
+  if (args.verify_only) {
+    auto snk = sinks.create(spec, sink_context(ctx));
+    if (!snk) {
+      spdlog::error("{}", snk.error().message);
+      return exit_code_for(snk.error());
+    }
+    const int rc = run_verify(io, *plan, endpoint, fetcher, **store, **snk, table, args.fix);
+    store_thread.join();
+    ledger_thread.join();
+    return rc;
+  }
 
   // First signal: stop sending, let in-flight requests land and checkpoint. Second: abort at
   // once; every store is transactional, so the next run resumes safely.

@@ -1,5 +1,6 @@
 #include "config/plan_def.hpp"
 
+#include <chrono>
 #include <set>
 
 #include <fmt/format.h>
@@ -17,6 +18,11 @@ int32_t date_value(const MapReader& r, std::string_view key) {
     raise(r.loc_of(key), r.get(key).Mark(),
           fmt::format("value '{}' is not valid: expected a date YYYY-MM-DD", text));
   return *d;
+}
+
+int32_t today_utc() {
+  using namespace std::chrono;
+  return int32_t(floor<days>(system_clock::now()).time_since_epoch().count());
 }
 
 PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
@@ -42,9 +48,17 @@ PlanDef parse_plan_node(const YAML::Node& root, const std::string& file) {
     if (u.has("list_status")) p.universe.statuses = u.str_list("list_status");
   }
   MapReader range(r.loc_of("range"), r.get("range"));
-  range.allow_only({"start", "end"});
+  range.allow_only({"start", "end", "lookback"});
   p.start_day = date_value(range, "start");
-  p.end_day = date_value(range, "end");
+  p.end_today = range.str("end") == "today";
+  // Until a run knows the endpoint's time zone, today in UTC.
+  p.end_day = p.end_today ? today_utc() : date_value(range, "end");
+  if (range.has("lookback")) {
+    if (!p.end_today)
+      raise(range.loc_of("lookback"), range.get("lookback").Mark(),
+            "`lookback` applies to a range that ends `today`; this one ends on a fixed date");
+    p.lookback = static_cast<int>(range.integer_or("lookback", 3, 0));
+  }
   if (p.end_day < p.start_day)
     raise(range.loc_of("end"), range.get("end").Mark(),
           fmt::format("value '{}' is not valid: expected a date on or after start ({})",

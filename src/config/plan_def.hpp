@@ -42,7 +42,12 @@ struct PlanDef {
   std::string endpoint;
   UniverseSpec universe;
   int32_t start_day = 0;
+  // `end: today`: the run sets end_day to today in the endpoint's publication time zone.
   int32_t end_day = 0;
+  bool end_today = false;
+  // Trading days before each parameter set's high-water mark fetched again on every run of a
+  // plan that ends `today`, for the vendor's corrections.
+  int lookback = 3;
   std::vector<std::pair<std::string, std::string>> params;  // fixed extra request params
   SinkDef sink;
   std::string split_window;  // overrides the endpoint's split window when set

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "config/yaml_reader.hpp"
+#include "ratelimit/window.hpp"
 
 namespace finsync::config {
 namespace {
@@ -211,7 +212,7 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
                            const RowsDef& rows) {
   r.allow_only({"api_name", "request", "params", "window", "symbol_param", "rows", "columns",
                 "primary_key", "time_column", "max_rows_per_request", "split", "weight", "universe",
-                "description", "pagination", "interval_param"});
+                "description", "pagination", "interval_param", "available_after"});
   EndpointDef e;
   e.name = name;
   e.where = where_of(r.loc(), r.node());
@@ -278,6 +279,13 @@ EndpointDef parse_endpoint(const MapReader& r, const std::string& name, const Re
       e.pagination.limit_param = pg.str("limit_param");
       e.pagination.page_size = pg.integer("page_size", 1);
     }
+  }
+  if (r.has("available_after")) {
+    auto parsed = ratelimit::parse_reset(r.str("available_after"));
+    if (!parsed)
+      raise(r.loc_of("available_after"), r.get("available_after").Mark(), parsed.error().message);
+    e.available_after = parsed->first;
+    e.zone = parsed->second;
   }
   if (r.has("interval_param")) {
     e.interval_param = r.str("interval_param");

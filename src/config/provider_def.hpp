@@ -142,6 +142,10 @@ struct EndpointDef {
 
   int64_t weight_for(const std::vector<std::pair<std::string, std::string>>& params) const;
   std::optional<UniverseDef> universe;
+  // `available_after: "16:00 Asia/Shanghai"`: a day's data is published at this local time;
+  // before it the day is provisional. The zone is also where `today` is reckoned (UTC without).
+  std::optional<std::chrono::minutes> available_after;
+  std::string zone = "UTC";
   std::string where;
 
   const ParamDef* param(std::string_view n) const;

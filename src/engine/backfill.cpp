@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -16,6 +17,7 @@
 #include "core/dates.hpp"
 #include "core/failpoint.hpp"
 #include "engine/blocking.hpp"
+#include "engine/incremental.hpp"
 #include "engine/metadata.hpp"
 #include "engine/planning.hpp"
 #include "plan/cut_rules.hpp"
@@ -479,6 +481,48 @@ asio::awaitable<void> worker(RunState& rs, asio::steady_timer& all_done) {
   if (--rs.active_workers == 0) all_done.cancel();
 }
 
+std::string publication_text(const config::EndpointDef& ep) {
+  if (!ep.available_after) return fmt::format("today in {}", ep.zone);
+  return fmt::format("available_after {:02}:{:02} {}", ep.available_after->count() / 60,
+                     ep.available_after->count() % 60, ep.zone);
+}
+
+// Queues the refresh of every parameter set with a high-water mark: new tasks are added to the
+// store and to `tasks`; one already there (a second run on the same day) goes back to pending.
+Result<void> refresh(state::StateStore& store, const config::PlanDef& plan,
+                     const config::EndpointDef& ep, const std::vector<plan::Symbol>& symbols,
+                     const plan::TradingCalendar& calendar, std::vector<Task>& tasks) {
+  auto marks = store.list_marks(plan.name);
+  if (!marks) return fail(marks.error());
+  std::vector<Task> fresh = refresh_tasks(plan, ep, *marks, symbols, calendar, plan.end_day);
+  if (fresh.empty()) return {};
+  std::unordered_map<std::string, Task*> by_id;
+  for (auto& t : tasks) by_id[t.id] = &t;
+  std::vector<Task> added;
+  for (auto& f : fresh) {
+    auto it = by_id.find(f.id);
+    if (it == by_id.end()) {
+      added.push_back(f);
+      continue;
+    }
+    Task& t = *it->second;
+    // Pending, failed or parked: queued anyway. Split: its children hold the window.
+    if (t.state != TaskState::succeeded && t.state != TaskState::dead) continue;
+    t.state = TaskState::pending;
+    t.attempts = 0;
+    t.last_error.clear();
+    t.resume_at.reset();
+    if (auto u = store.update_task(t); !u) return u;
+  }
+  if (auto n = store.add_tasks(added); !n) return fail(n.error());
+  tasks.insert(tasks.end(), added.begin(), added.end());
+  spdlog::info(
+      "plan {}: fetching again {} parameter sets over their last {} trading days and every day "
+      "after, through {} ({} tasks)",
+      plan.name, marks->size(), plan.lookback, dates::iso(plan.end_day), fresh.size());
+  return {};
+}
+
 }  // namespace
 
 asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions options) {
@@ -534,8 +578,10 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
 
   // 2. Metadata: universe (once per plan, stored) and the trading calendar.
   std::vector<plan::Symbol> symbols;
-  const bool universe_changed =
-      record.universe_json.empty() || (*existing && (*existing)->spec_yaml != plan.text);
+  // A plan that ends today reads its universe again on every run: new listings get their own
+  // backfill from the plan's start.
+  const bool universe_changed = record.universe_json.empty() || plan.end_today ||
+                                (*existing && (*existing)->spec_yaml != plan.text);
   if (!universe_changed) {
     auto u = universe_from_json(record.universe_json);
     if (!u) {
@@ -573,6 +619,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   }
   rs.calendar = std::move(*cal);
   rs.rules = cut_rules(plan, deps.endpoint, symbols, &rs.calendar);
+  const DayClock days = day_clock(deps.endpoint, deps.clock.now());
 
   // 3. Plan what is not covered yet, recover tasks landed but not checkpointed, and queue.
   auto prepare = [&]() -> Result<std::vector<Task>> {
@@ -580,6 +627,12 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     if (auto r = deps.store.put_run(rs.run); !r) return fail(r.error());
     auto tasks = deps.store.list_tasks(plan.name);
     if (!tasks) return tasks;
+    if (replanning)
+      if (auto c = deps.store.clear_marks(plan.name); !c) return fail(c.error());
+    if (plan.end_today && !replanning) {
+      auto queued = refresh(deps.store, plan, deps.endpoint, symbols, rs.calendar, *tasks);
+      if (!queued) return fail(queued.error());
+    }
     if (replanning) {
       // What the plan lands changed: every task is done again, into the new definition.
       for (auto& t : *tasks) {
@@ -721,7 +774,27 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
       rs.stop_with(Outcome::internal, p.error().message);
   }
 
-  // 6. Bring derived outputs up to date and close the run.
+  // 6. A plan that ends today: move the high-water marks over what has landed, and say which
+  // days were landed before their publication.
+  if (plan.end_today) {
+    auto marks_job = [&deps, &plan, &days]() -> Result<int64_t> {
+      auto tasks = deps.store.list_tasks(plan.name);
+      if (!tasks) return fail(tasks.error());
+      if (auto a = deps.store.advance_marks(plan.name, marks_from(*tasks, days.published)); !a)
+        return fail(a.error());
+      return provisional_tasks(*tasks, days.published);
+    };
+    Result<int64_t> provisional = co_await run_blocking(deps.store_thread, marks_job);
+    if (!provisional)
+      rs.stop_with(Outcome::internal, provisional.error().message);
+    else if (*provisional > 0)
+      spdlog::info(
+          "{} tasks landed days after {}, not published yet ({}): provisional, the next run "
+          "fetches them again",
+          *provisional, dates::iso(days.published), publication_text(deps.endpoint));
+  }
+
+  // 7. Bring derived outputs up to date and close the run.
   auto close_job = [&deps]() { return deps.sink.close(); };
   Result<sink::SinkStats> closed = co_await run_blocking(deps.store_thread, close_job);
   if (!closed)

@@ -151,6 +151,16 @@ class Sink {
   // Whether several processes may land into this sink at once (task leases let a second process
   // help). False for single-writer stores: DuckDB files, SQLite, Excel workbooks.
   virtual bool multi_writer() const = 0;
+  // For `finsync verify`: per value of `symbol_column` ("" for a table without one), the days
+  // (since 1970-01-01, UTC) on which `table` holds rows in its time column, ascending. A kind
+  // that cannot read its rows back says so.
+  virtual Result<std::map<std::string, std::vector<int32_t>>> landed_days(
+      const TableSpec& table, const std::string& symbol_column) {
+    (void)table;
+    (void)symbol_column;
+    return fail(ErrorKind::invalid_input,
+                "this sink kind cannot read its rows back for `finsync verify` yet");
+  }
 };
 
 using SinkFactory =

@@ -727,6 +727,37 @@ Result<std::map<std::string, int64_t>> StagingSink::landed_tasks(const std::stri
   return out;
 }
 
+Result<std::map<std::string, std::vector<int32_t>>> StagingSink::landed_days(
+    const TableSpec& table, const std::string& symbol_column) {
+  std::map<std::string, std::vector<int32_t>> out;
+  const std::string name = table.table.empty() ? spec_.table : table.table;
+  if (table.time_column.empty())
+    return fail(ErrorKind::invalid_input,
+                fmt::format("{}: the endpoint has no time column to verify by", target()));
+  std::error_code ec;
+  if (!fs::exists(store_path_, ec)) return out;  // nothing landed yet
+  if (auto r = ensure_store(); !r) return fail(r.error());
+  auto exists = con_.query(
+      "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND "
+      "table_name = " +
+      quote_literal(name));
+  if (!exists) return fail(wrap(exists.error(), "looking up the table"));
+  if (exists->int_at(0, 0) == 0) return out;
+  const std::string sym = symbol_column.empty()
+                              ? std::string("''")
+                              : "CAST(" + quote_ident(symbol_column) + " AS VARCHAR)";
+  const std::string day = "CAST(date_diff('day', DATE '1970-01-01', CAST(" +
+                          quote_ident(table.time_column) + " AS DATE)) AS BIGINT)";
+  auto q =
+      con_.query(fmt::format("SELECT DISTINCT {} AS s, {} AS d FROM main.{} WHERE {} IS NOT "
+                             "NULL ORDER BY s, d",
+                             sym, day, quote_ident(name), quote_ident(table.time_column)));
+  if (!q) return fail(wrap(q.error(), "reading the landed days"));
+  for (size_t i = 0; i < q->rows(); ++i)
+    out[q->string_at(0, i).value_or("")].push_back(int32_t(q->int_at(1, i)));
+  return out;
+}
+
 Result<SinkCheck> StagingSink::check(const TableSpec& table_in) {
   TableSpec t = table_in;
   if (t.table.empty()) t.table = spec_.table;

@@ -41,6 +41,9 @@ class StagingSink final : public Sink {
   Result<SinkCheck> check(const TableSpec& table) override;
   // A DuckDB file has one writer process.
   bool multi_writer() const override { return false; }
+  // Read from the staging table, which the files are written from.
+  Result<std::map<std::string, std::vector<int32_t>>> landed_days(
+      const TableSpec& table, const std::string& symbol_column) override;
 
   // File sinks: rewrites every dirty partition's file now and clears its dirty row (close() does
   // this too). The duckdb sink has nothing to materialize and returns zero stats.

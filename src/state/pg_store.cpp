@@ -24,7 +24,7 @@ namespace {
 
 // Numbered like the SQLite steps: version N has the same tables and columns in both stores.
 // Never edit a released step; append one.
-constexpr std::array<Migration, 3> kMigrations{{
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "initial schema: plans, tasks, runs",
      R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
@@ -108,6 +108,16 @@ CREATE TABLE quota_blocks(
   until_at BIGINT NOT NULL,
   reason TEXT NOT NULL,
   PRIMARY KEY(provider, account, endpoint)
+);
+)sql"},
+    {4, "high-water marks: the last day landed after its publication, per parameter set",
+     R"sql(
+CREATE TABLE marks(
+  plan TEXT NOT NULL,
+  param_set TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY(plan, param_set)
 );
 )sql"},
 }};
@@ -436,7 +446,8 @@ class PostgresStateStore final : public StateStore {
       auto tx = Transaction::begin(conn_, "remove_plan");
       if (!tx) return tl::unexpected(tx.error());
       for (const char* sql :
-           {"DELETE FROM tasks WHERE plan = $1", "DELETE FROM runs WHERE plan = $1"})
+           {"DELETE FROM tasks WHERE plan = $1", "DELETE FROM runs WHERE plan = $1",
+            "DELETE FROM marks WHERE plan = $1"})
         if (auto r = conn_.exec("remove_plan", sql, {name}); !r) return tl::unexpected(r.error());
       auto r = conn_.exec("remove_plan", "DELETE FROM plans WHERE name = $1", {name});
       if (!r) return tl::unexpected(r.error());
@@ -599,6 +610,43 @@ class PostgresStateStore final : public StateStore {
       std::vector<RunRecord> out;
       for (int i = 0; i < r->size(); ++i) out.push_back(read_run(*r, i));
       return out;
+    });
+  }
+
+  Result<std::map<std::string, int32_t>> list_marks(const std::string& plan) override {
+    return operation([&]() -> Result<std::map<std::string, int32_t>> {
+      auto r = conn_.exec("list_marks", "SELECT param_set, day FROM marks WHERE plan = $1", {plan});
+      if (!r) return tl::unexpected(r.error());
+      std::map<std::string, int32_t> out;
+      for (int i = 0; i < r->size(); ++i) out[r->text(i, 0)] = int32_t(r->int64(i, 1));
+      return out;
+    });
+  }
+
+  Result<void> advance_marks(const std::string& plan,
+                             const std::map<std::string, int32_t>& marks) override {
+    return operation([&]() -> Result<void> {
+      auto tx = Transaction::begin(conn_, "advance_marks");
+      if (!tx) return tl::unexpected(tx.error());
+      const int64_t now = now_micros();
+      for (const auto& [set, day] : marks) {
+        auto r = conn_.exec(
+            "advance_marks",
+            "INSERT INTO marks(plan, param_set, day, updated_at) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (plan, param_set) DO UPDATE SET day = excluded.day, "
+            "updated_at = excluded.updated_at WHERE excluded.day > marks.day",
+            {plan, set, int64_t{day}, now});
+        if (!r) return tl::unexpected(r.error());
+      }
+      return tx->commit();
+    });
+  }
+
+  Result<void> clear_marks(const std::string& plan) override {
+    return operation([&]() -> Result<void> {
+      auto r = conn_.exec("clear_marks", "DELETE FROM marks WHERE plan = $1", {plan});
+      if (!r) return tl::unexpected(r.error());
+      return {};
     });
   }
 

@@ -23,7 +23,7 @@ namespace detail {
 namespace {
 
 // Version 1 is the schema of the first release. Never edit a released step; append one.
-constexpr std::array<Migration, 3> kMigrations{{
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "initial schema: plans, tasks, runs",
      R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
@@ -107,6 +107,16 @@ CREATE TABLE quota_blocks(
   until_at INTEGER NOT NULL,
   reason TEXT NOT NULL,
   PRIMARY KEY(provider, account, endpoint)
+);
+)sql"},
+    {4, "high-water marks: the last day landed after its publication, per parameter set",
+     R"sql(
+CREATE TABLE marks(
+  plan TEXT NOT NULL,
+  param_set TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(plan, param_set)
 );
 )sql"},
 }};
@@ -444,8 +454,9 @@ class SqliteStateStore final : public StateStore {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(db_, "remove_plan");
     if (!tx) return tl::unexpected(tx.error());
-    for (const char* sql : {"DELETE FROM tasks WHERE plan = ?1", "DELETE FROM runs WHERE plan = ?1",
-                            "DELETE FROM plans WHERE name = ?1"}) {
+    for (const char* sql :
+         {"DELETE FROM tasks WHERE plan = ?1", "DELETE FROM runs WHERE plan = ?1",
+          "DELETE FROM marks WHERE plan = ?1", "DELETE FROM plans WHERE name = ?1"}) {
       auto q = db_.query(sql, "remove_plan");
       if (!q) return tl::unexpected(q.error());
       if (auto r = q->bind(1, name).run(); !r) return tl::unexpected(r.error());
@@ -641,6 +652,47 @@ class SqliteStateStore final : public StateStore {
       out.push_back(read_run(*q));
     }
     return out;
+  }
+
+  Result<std::map<std::string, int32_t>> list_marks(const std::string& plan) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.query("SELECT param_set, day FROM marks WHERE plan = ?1", "list_marks");
+    if (!q) return tl::unexpected(q.error());
+    q->bind(1, plan);
+    std::map<std::string, int32_t> out;
+    while (true) {
+      auto row = q->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      out[q->text(0)] = int32_t(q->int64(1));
+    }
+    return out;
+  }
+
+  Result<void> advance_marks(const std::string& plan,
+                             const std::map<std::string, int32_t>& marks) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_, "advance_marks");
+    if (!tx) return tl::unexpected(tx.error());
+    const int64_t now = now_micros();
+    for (const auto& [set, day] : marks) {
+      auto q = db_.query(
+          "INSERT INTO marks(plan, param_set, day, updated_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT(plan, param_set) DO UPDATE SET day = excluded.day, "
+          "updated_at = excluded.updated_at WHERE excluded.day > marks.day",
+          "advance_marks");
+      if (!q) return tl::unexpected(q.error());
+      if (auto r = q->bind(1, plan).bind(2, set).bind(3, int64_t{day}).bind(4, now).run(); !r)
+        return r;
+    }
+    return tx->commit();
+  }
+
+  Result<void> clear_marks(const std::string& plan) override {
+    std::lock_guard lock(mu_);
+    auto q = db_.query("DELETE FROM marks WHERE plan = ?1", "clear_marks");
+    if (!q) return tl::unexpected(q.error());
+    return q->bind(1, plan).run();
   }
 
   int schema_version() const override { return version_; }

@@ -1,6 +1,7 @@
 #pragma once
 // Plans, tasks, runs. SQLite (WAL) is the embedded default; the interface is what a shared
 // PostgreSQL store implements for several workers.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,6 +74,14 @@ class StateStore {
 
   virtual Result<void> put_run(const RunRecord& run) = 0;  // insert or update
   virtual Result<std::optional<RunRecord>> get_run(const std::string& id) = 0;
+
+  // High-water marks of a plan's parameter sets (Task::params_json -> the last day landed
+  // after its publication). advance_marks only moves a mark forward; clear_marks forgets them
+  // (a plan planned again from scratch).
+  virtual Result<std::map<std::string, int32_t>> list_marks(const std::string& plan) = 0;
+  virtual Result<void> advance_marks(const std::string& plan,
+                                     const std::map<std::string, int32_t>& marks) = 0;
+  virtual Result<void> clear_marks(const std::string& plan) = 0;
   // Newest first; empty plan = all plans.
   virtual Result<std::vector<RunRecord>> list_runs(const std::string& plan, int limit) = 0;
 

@@ -1,5 +1,6 @@
-// duckdb_read [DB_FILE|:memory:] SQL — runs SQL on its own DuckDB connection and prints the result
-// as CSV (header row, NULL as empty). Tests use it to read back what finsync landed.
+// duckdb_read [--write] [DB_FILE|:memory:] SQL — runs SQL on its own DuckDB connection and prints
+// the result as CSV (header row, NULL as empty). Tests use it to read back what finsync landed;
+// --write opens the file read-write, for tests that damage landed data on purpose.
 #include <duckdb.h>
 
 #include <cstdio>
@@ -22,8 +23,13 @@ std::string csv_field(const char* v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const bool write = argc == 4 && std::string(argv[1]) == "--write";
+  if (write) {
+    --argc;
+    ++argv;
+  }
   if (argc != 3) {
-    std::fprintf(stderr, "usage: duckdb_read DB_FILE|:memory: SQL\n");
+    std::fprintf(stderr, "usage: duckdb_read [--write] DB_FILE|:memory: SQL\n");
     return 64;
   }
   duckdb_database db;
@@ -31,7 +37,7 @@ int main(int argc, char** argv) {
   const char* path = std::string(argv[1]) == ":memory:" ? nullptr : argv[1];
   duckdb_config config;
   duckdb_create_config(&config);
-  duckdb_set_config(config, "access_mode", path ? "READ_ONLY" : "AUTOMATIC");
+  duckdb_set_config(config, "access_mode", path && !write ? "READ_ONLY" : "AUTOMATIC");
   char* open_error = nullptr;
   if (duckdb_open_ext(path, &db, config, &open_error) != DuckDBSuccess) {
     std::fprintf(stderr, "duckdb_read: cannot open %s: %s\n", argv[1],

@@ -106,9 +106,9 @@ std::string read_text(const fs::path& p) {
 
 TEST_F(StateMigrationTest, MigrationStepsAreNumberedFromOneWithoutGaps) {
   const auto steps = detail::sqlite_migrations();
-  ASSERT_EQ(steps.size(), 3u);
+  ASSERT_EQ(steps.size(), 4u);
   for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i].version, static_cast<int>(i) + 1);
-  EXPECT_EQ(detail::sqlite_schema_version_latest(), 3);
+  EXPECT_EQ(detail::sqlite_schema_version_latest(), 4);
 }
 
 // Released schemas are frozen in tests/data/state/v<N>_schema.txt: a step that was edited after
@@ -174,7 +174,7 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
 
   auto s = open_sqlite_state(path());
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 3);
+  EXPECT_EQ((*s)->schema_version(), 4);
 
   auto t1 = (*s)->get_task("t1");
   ASSERT_TRUE(t1 && t1->has_value()) << (t1 ? "missing" : t1.error().message);
@@ -215,7 +215,7 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   s->reset();
 
   RawDb db(path());
-  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "3");
+  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "4");
   EXPECT_EQ(db.one("SELECT count(*) FROM schema_version"), "1");
   EXPECT_EQ(db.one("SELECT dflt_value || '|' || \"notnull\" FROM pragma_table_info('tasks') "
                    "WHERE name = 'requests'"),
@@ -256,7 +256,7 @@ TEST_F(StateMigrationTest, NewerSchemaIsRejectedAndLeftAlone) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().kind, ErrorKind::invalid_input);
   EXPECT_EQ(s.error().message, "state store " + path() +
-                                   " has schema version 99; this finsync knows up to 3: "
+                                   " has schema version 99; this finsync knows up to 4: "
                                    "upgrade finsync");
   RawDb db(path());
   EXPECT_EQ(db.one("SELECT version FROM schema_version"), "99");
@@ -264,10 +264,10 @@ TEST_F(StateMigrationTest, NewerSchemaIsRejectedAndLeftAlone) {
 
 TEST_F(StateMigrationTest, MigratingToAnOlderVersionLeavesTheFileAsIs) {
   ASSERT_TRUE(open_sqlite_state(path()));
-  EXPECT_EQ(detail::migrate_sqlite_state(path(), 1).value(), 3);
-  auto bad = detail::migrate_sqlite_state(path(), 4);
+  EXPECT_EQ(detail::migrate_sqlite_state(path(), 1).value(), 4);
+  auto bad = detail::migrate_sqlite_state(path(), 5);
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "schema version 4 is not between 1 and 3");
+  EXPECT_EQ(bad.error().message, "schema version 5 is not between 1 and 4");
 }
 
 // Two processes starting on a new file at once: both see the finished schema.
@@ -282,10 +282,10 @@ TEST_F(StateMigrationTest, ConcurrentFirstOpensBothSucceed) {
     tb.join();
     ASSERT_TRUE(a) << a.error().message;
     ASSERT_TRUE(b) << b.error().message;
-    EXPECT_EQ((*a)->schema_version(), 3);
-    EXPECT_EQ((*b)->schema_version(), 3);
+    EXPECT_EQ((*a)->schema_version(), 4);
+    EXPECT_EQ((*b)->schema_version(), 4);
     RawDb db(p);
-    EXPECT_EQ(db.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|3");
+    EXPECT_EQ(db.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|4");
   }
 }
 

@@ -191,9 +191,9 @@ TEST_F(SqliteStateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
   const std::string p = (dir_ / "a" / "b" / "state.db").string();
   auto s = open_sqlite_state(p);
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 3);
+  EXPECT_EQ((*s)->schema_version(), 4);
   EXPECT_TRUE(fs::exists(p));
-  EXPECT_EQ(raw_int(p, "SELECT version FROM schema_version"), 3);
+  EXPECT_EQ(raw_int(p, "SELECT version FROM schema_version"), 4);
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
@@ -207,9 +207,29 @@ TEST_F(SqliteStateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
 TYPED_TEST(StateStoreTest, OpenCreatesTheLatestSchema) {
   auto s = this->open();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 3);
-  EXPECT_EQ(this->backend_.raw_int("SELECT version FROM schema_version"), 3);
+  EXPECT_EQ(s->schema_version(), 4);
+  EXPECT_EQ(this->backend_.raw_int("SELECT version FROM schema_version"), 4);
   EXPECT_EQ(this->backend_.raw_int("SELECT count(*) FROM schema_version"), 1);
+}
+
+TYPED_TEST(StateStoreTest, MarksOnlyMoveForwardAndGoWithThePlan) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("daily")));
+  ASSERT_TRUE(s->put_plan(plan("other")));
+  EXPECT_TRUE(s->list_marks("daily").value().empty());
+  ASSERT_TRUE(
+      s->advance_marks("daily", {{"{\"ts_code\":\"A\"}", 100}, {"{\"ts_code\":\"B\"}", 90}}));
+  ASSERT_TRUE(
+      s->advance_marks("daily", {{"{\"ts_code\":\"A\"}", 95}, {"{\"ts_code\":\"B\"}", 91}}));
+  ASSERT_TRUE(s->advance_marks("other", {{"{}", 7}}));
+  const std::map<std::string, int32_t> want = {{"{\"ts_code\":\"A\"}", 100},
+                                               {"{\"ts_code\":\"B\"}", 91}};
+  EXPECT_EQ(s->list_marks("daily").value(), want);
+  ASSERT_TRUE(s->clear_marks("daily"));
+  EXPECT_TRUE(s->list_marks("daily").value().empty());
+  ASSERT_TRUE(s->remove_plan("other").value());
+  EXPECT_TRUE(s->list_marks("other").value().empty());
 }
 
 TYPED_TEST(StateStoreTest, PlanPutGetUpdateList) {
@@ -617,7 +637,7 @@ TYPED_TEST(StateStoreTest, StateSurvivesReopen) {
   }
   auto s = this->open();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 3);
+  EXPECT_EQ(s->schema_version(), 4);
   EXPECT_EQ(s->get_plan("p").value()->fingerprint, "fp-p");
   EXPECT_EQ(ids(s->list_tasks("p").value()), std::vector<std::string>{"t1"});
   EXPECT_EQ(s->get_run("r1").value()->started_at, kT0);

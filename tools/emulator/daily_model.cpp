@@ -1,9 +1,11 @@
 #include "daily_model.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numbers>
 
+#include "dates.hpp"
 #include "hash.hpp"
 
 namespace emu {
@@ -16,6 +18,7 @@ enum Salt : std::uint64_t {
   kSaltLow,
   kSaltVol,
   kSaltSuspend,
+  kSaltRevision,
 };
 constexpr std::int64_t kMinPrice = 2;  // 0.02: every price stays above 0.01
 }  // namespace
@@ -26,8 +29,17 @@ std::int64_t div_round(std::int64_t num, std::int64_t den) {
   return num < 0 ? -q : q;
 }
 
-DailyModel::DailyModel(const Calendar& calendar, int last_date)
-    : cal_(calendar), end_open_(calendar.open_upper_bound(last_date)) {}
+DailyModel::DailyModel(const Calendar& calendar, int last_date, Release release)
+    : cal_(calendar), end_open_(calendar.open_upper_bound(last_date)), release_(release) {}
+
+int DailyModel::published_through() const {
+  if (release_.publish_minutes < 0) return 99991231;
+  const auto now = std::chrono::floor<std::chrono::minutes>(std::chrono::system_clock::now());
+  const std::int64_t local = now.time_since_epoch().count() + release_.utc_offset_minutes;
+  const std::int64_t day = local >= 0 ? local / 1440 : (local - 1439) / 1440;
+  const bool out = local - day * 1440 >= release_.publish_minutes;
+  return ymd_from_days(static_cast<int>(out ? day : day - 1));
+}
 
 bool DailyModel::suspended(const Stock& s, int ymd) {
   return hash_of({s.key, static_cast<std::uint64_t>(ymd), kSaltSuspend}) % 1000 < 20;
@@ -96,6 +108,12 @@ Bar DailyModel::bar(const Stock& s, std::size_t i, const std::int64_t* known_clo
   b.vol = static_cast<std::int64_t>(
       std::llround(std::exp(lo_vol + h(kSaltVol) * (hi_vol - lo_vol)) * 100.0));
   const std::int64_t price_sum = b.open + b.high + b.low + b.close;
+  if (release_.revision > 0 && ymd >= release_.revised_from &&
+      hash_of({s.key, static_cast<std::uint64_t>(ymd), kSaltRevision,
+               static_cast<std::uint64_t>(release_.revision)}) %
+              2 ==
+          0)
+    b.vol += 100 * static_cast<std::int64_t>(release_.revision);
   b.amount = static_cast<std::int64_t>(
       std::llround(static_cast<double>(b.vol) * static_cast<double>(price_sum) / 4000.0));
   return b;

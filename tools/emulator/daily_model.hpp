@@ -9,6 +9,18 @@
 
 namespace emu {
 
+// When a day's bars appear and which vendor revision of the values is served.
+struct Release {
+  // Minutes after local midnight at which a day's bars are published; before that the day (and
+  // every later one) has no rows. -1: every day up to last_date is published.
+  int publish_minutes = -1;
+  int utc_offset_minutes = 480;  // the local time of publish_minutes: Asia/Shanghai's +08:00
+  // Revision N > 0 changes vol and amount of about half the rows on or after revised_from, as a
+  // vendor's correction would; revision 0 is the data as first published.
+  int revision = 0;
+  int revised_from = 0;
+};
+
 // All money-like values are integers in hundredths (cents, or hundredths of a percent).
 struct Bar {
   int trade_date;  // YYYYMMDD
@@ -18,7 +30,7 @@ struct Bar {
 class DailyModel {
  public:
   // Rows exist only up to and including last_date.
-  DailyModel(const Calendar& calendar, int last_date);
+  DailyModel(const Calendar& calendar, int last_date, Release release = {});
 
   // True if the stock has a row on the open day with open index `i`.
   bool has_row(const Stock& s, std::size_t i) const;
@@ -35,12 +47,15 @@ class DailyModel {
   std::size_t range_end(const Stock& s, int hi_ymd) const;
 
   static bool suspended(const Stock& s, int ymd);
+  // The last day published at the wall clock's current time (YYYYMMDD).
+  int published_through() const;
 
  private:
   std::int64_t close_raw(const Stock& s, int day_number) const;
 
   const Calendar& cal_;
   std::size_t end_open_;
+  Release release_;
 };
 
 // Rounds num/den (den > 0) to the nearest integer, halves away from zero.

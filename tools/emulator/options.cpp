@@ -33,6 +33,12 @@ constexpr const char* kServeHelp = R"(usage: finsync-emulator serve [options]
   --seed N               data seed (default 42)
   --symbols N            size of the stock universe, 1..5000 (default 100)
   --last-date YYYYMMDD   no daily rows after this date (default 20301231, the calendar end)
+  --publish-at HH:MM     tushare daily: a day's rows appear at this local time (--utc-offset);
+                         before it that day and later ones have none (default: all published)
+  --utc-offset +HH:MM    local time of --publish-at (default +08:00, Asia/Shanghai)
+  --revision N           tushare daily: vendor revision N > 0 changes vol and amount of about
+                         half the rows on or after --revised-from (default 0: as first published)
+  --revised-from YYYYMMDD  first day revision N touches (default 0: every day)
   --token TOKEN          the token (tushare) or API key (alphavantage, polygon) requests must
                          carry (default emulator-token)
   --row-cap N            tushare: daily answers are cut to the first N rows, 1..1000000
@@ -81,6 +87,10 @@ with exactly 2 decimals; integers as integers; null as an empty field.
   --seed N               data seed (default 42)
   --symbols N            size of the stock universe (default 100)
   --last-date YYYYMMDD   no daily rows after this date (default 20301231)
+  --publish-at HH:MM     as the server option: days not published at this moment have no rows
+  --utc-offset +HH:MM    as the server option
+  --revision N           as the server option
+  --revised-from YYYYMMDD  as the server option
   --ts-code A,B          only these codes (daily, stock_basic); may be repeated
   --trade-date YYYYMMDD  tushare daily: only this day (as the API's trade_date; wins over
                          --start/--end)
@@ -135,6 +145,24 @@ int parse_date(std::string_view name, std::string_view text) {
   return v;
 }
 
+// "HH:MM" -> minutes after midnight.
+int parse_clock(std::string_view name, std::string_view text) {
+  const int hh =
+      text.size() == 5 && text[2] == ':' ? parse_uint<int>(name, text.substr(0, 2), 0, 23) : -1;
+  if (hh < 0) throw UsageError{fmt::format("{}: expected HH:MM, got '{}'", name, text)};
+  return hh * 60 + parse_uint<int>(name, text.substr(3), 0, 59);
+}
+
+// "+08:00", "-05:30" -> minutes east of UTC.
+int parse_offset(std::string_view name, std::string_view text) {
+  if (text.size() != 6 || (text[0] != '+' && text[0] != '-'))
+    throw UsageError{fmt::format("{}: expected +HH:MM or -HH:MM, got '{}'", name, text)};
+  const int m = parse_clock(name, text.substr(1));
+  if (m > 14 * 60)
+    throw UsageError{fmt::format("{}: expected at most 14:00, got '{}'", name, text)};
+  return text[0] == '-' ? -m : m;
+}
+
 std::vector<std::string> split_commas(std::string_view text) {
   std::vector<std::string> out;
   while (true) {
@@ -185,8 +213,23 @@ bool walk(int argc, char** argv, int first, const std::vector<OptionSpec>& specs
   return false;
 }
 
+// The options of Release, shared by serve and truth so that truth sees what serve serves.
+void add_release_specs(std::vector<OptionSpec>& specs, Release& r) {
+  specs.push_back({"--publish-at", true, [&](std::string_view v) {
+                     r.publish_minutes = parse_clock("--publish-at", v);
+                   }});
+  specs.push_back({"--utc-offset", true, [&](std::string_view v) {
+                     r.utc_offset_minutes = parse_offset("--utc-offset", v);
+                   }});
+  specs.push_back({"--revision", true, [&](std::string_view v) {
+                     r.revision = parse_uint<int>("--revision", v, 0, 1000000);
+                   }});
+  specs.push_back({"--revised-from", true,
+                   [&](std::string_view v) { r.revised_from = parse_date("--revised-from", v); }});
+}
+
 std::vector<OptionSpec> serve_specs(ServeOptions& o) {
-  return {
+  std::vector<OptionSpec> specs = {
       {"--personality", true, [&](std::string_view v) { o.personality = v; }},
       {"--host", true, [&](std::string_view v) { o.host = v; }},
       {"--port", true,
@@ -270,10 +313,12 @@ std::vector<OptionSpec> serve_specs(ServeOptions& o) {
          o.weight_limit = parse_uint<std::uint64_t>("--weight-limit", v, 0, UINT64_MAX);
        }},
   };
+  add_release_specs(specs, o.release);
+  return specs;
 }
 
 std::vector<OptionSpec> truth_specs(TruthOptions& o) {
-  return {
+  std::vector<OptionSpec> specs = {
       {"--personality", true, [&](std::string_view v) { o.personality = v; }},
       {"--api", true, [&](std::string_view v) { o.api = v; }},
       {"--seed", true,
@@ -323,6 +368,8 @@ std::vector<OptionSpec> truth_specs(TruthOptions& o) {
          o.exchange = v;
        }},
   };
+  add_release_specs(specs, o.release);
+  return specs;
 }
 
 bool known_personality(std::string_view p) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "daily_model.hpp"
+
 namespace emu {
 
 struct ServeOptions {
@@ -16,6 +18,7 @@ struct ServeOptions {
   std::uint64_t seed = 42;
   int symbols = 100;
   int last_date = 20301231;
+  Release release;  // tushare daily: --publish-at, --utc-offset, --revision, --revised-from
   std::string token = "emulator-token";
   std::uint64_t row_cap = 6000;
   std::uint64_t max_codes = 0;
@@ -47,6 +50,7 @@ struct TruthOptions {
   std::uint64_t seed = 42;
   int symbols = 100;
   int last_date = 20301231;
+  Release release;
   std::string api;
   std::vector<std::string> ts_codes;
   int start = 0;

@@ -21,8 +21,8 @@ std::string_view exchange_literal(std::string_view exchange) {
 
 }  // namespace
 
-World::World(std::uint64_t seed, int symbols, int last_date)
-    : calendar_(), universe_(seed, symbols, calendar_), daily_(calendar_, last_date) {}
+World::World(std::uint64_t seed, int symbols, int last_date, Release release)
+    : calendar_(), universe_(seed, symbols, calendar_), daily_(calendar_, last_date, release) {}
 
 Table World::stock_basic(const StockFilter& filter) const {
   Table t;
@@ -65,6 +65,7 @@ World::DailyResult World::daily_api(const std::vector<const Stock*>& stocks, int
                                     std::size_t cap) const {
   DailyResult r;
   r.table.columns.assign(kDailyColumns.begin(), kDailyColumns.end());
+  end = std::min(end, daily_.published_through());
   if (stocks.empty() || start > end) return r;
   // Only open days where at least one selected stock may have a row.
   std::size_t lo = calendar_.open_count(), hi = 0;
@@ -103,6 +104,7 @@ World::DailyResult World::daily_api(const std::vector<const Stock*>& stocks, int
 
 void World::daily_truth(const std::vector<const Stock*>& stocks, int start, int end,
                         const std::function<void(std::span<const Cell>)>& row) const {
+  end = std::min(end, daily_.published_through());
   for (const Stock* s : stocks) {
     const std::size_t e = daily_.range_end(*s, end);
     for (std::size_t i = daily_.range_begin(*s, start); i < e; ++i) {

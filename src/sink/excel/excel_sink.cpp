@@ -108,6 +108,11 @@ class ExcelSink final : public Sink {
   }
 
   Result<void> health() override { return staging_->health(); }
+  // The workbook is rebuilt from the staging table: verify reads that.
+  Result<std::map<std::string, std::vector<int32_t>>> landed_days(
+      const TableSpec& table, const std::string& symbol_column) override {
+    return staging_->landed_days(table, symbol_column);
+  }
 
   Result<SinkCheck> check(const TableSpec& t) override {
     auto c = staging_->check(t);

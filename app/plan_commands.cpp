@@ -45,18 +45,17 @@ Result<int64_t> requeue(state::StateStore& store, const std::string& plan,
                         const std::vector<state::TaskState>& from, const std::string& only) {
   auto tasks = store.list_tasks(plan);
   if (!tasks) return fail(tasks.error());
-  int64_t n = 0;
+  std::vector<state::Task> named;
   for (auto& t : *tasks) {
-    const bool named =
-        !only.empty() ? t.id == only : std::find(from.begin(), from.end(), t.state) != from.end();
-    if (!named) continue;
+    if (!only.empty() ? t.id != only : std::find(from.begin(), from.end(), t.state) == from.end())
+      continue;
     t.state = state::TaskState::pending;
     t.attempts = 0;
     t.resume_at.reset();
-    if (auto u = store.update_task(t); !u) return fail(u.error());
-    ++n;
+    named.push_back(std::move(t));
   }
-  return n;
+  if (auto u = store.update_tasks(named); !u) return fail(u.error());
+  return int64_t(named.size());
 }
 
 int set_control(const GlobalOptions& g, const std::string& name, const std::string& control,
@@ -112,20 +111,20 @@ int cmd_cancel(const GlobalOptions& g, const std::string& name) {
     spdlog::error("{}", tasks.error().message);
     return exit_code_for(tasks.error());
   }
-  int64_t n = 0;
+  std::vector<state::Task> cancelled;
   for (auto& t : *tasks) {
     if (t.state != state::TaskState::pending && t.state != state::TaskState::parked &&
         t.state != state::TaskState::failed)
       continue;
     t.state = state::TaskState::cancelled;
-    if (auto u = store->update_task(t); !u) {
-      spdlog::error("{}", u.error().message);
-      return exit_code_for(u.error());
-    }
-    ++n;
+    cancelled.push_back(std::move(t));
+  }
+  if (auto u = store->update_tasks(cancelled); !u) {
+    spdlog::error("{}", u.error().message);
+    return exit_code_for(u.error());
   }
   std::printf("plan %s: cancelled (%lld tasks; landed data is kept; `finsync resume` re-queues)\n",
-              name.c_str(), (long long)n);
+              name.c_str(), (long long)cancelled.size());
   return kDone;
 }
 

@@ -174,6 +174,9 @@ sink::Scope task_scope(const config::EndpointDef& ep, const Task& task) {
 // only path by which a task's checkpoint reaches the state store.
 Result<void> land_group(BackfillDeps& d, const std::vector<Landing*>& group) {
   std::vector<sink::Checkpoint> cps;
+  // The sink calls each persist after its commit; the group's checkpoints are then saved in one
+  // state transaction instead of one each.
+  std::vector<Task> checkpoints;
   for (Landing* l : group) {
     if (l->batch->num_rows() > 0) {
       if (auto w = d.sink.write(*l->batch); !w) {
@@ -189,12 +192,22 @@ Result<void> land_group(BackfillDeps& d, const std::vector<Landing*>& group) {
     cp.bytes = l->task->bytes;
     cp.scope = task_scope(d.endpoint, *l->task);
     cp.task = l->task;
-    Task* task = l->task;
-    state::StateStore* store = &d.store;
-    cp.persist = [store, task]() { return store->update_task(*task); };
+    cp.persist = [&checkpoints, task = l->task]() -> Result<void> {
+      checkpoints.push_back(*task);
+      return {};
+    };
     cps.push_back(std::move(cp));
   }
-  return d.sink.commit(std::span<const sink::Checkpoint>(cps));
+  if (auto c = d.sink.commit(std::span<const sink::Checkpoint>(cps)); !c) return c;
+  if (auto u = d.store.update_tasks(checkpoints); !u) {
+    Error e = u.error();
+    e.message = fmt::format(
+        "{} landed tasks (first {}) are in the sink but saving their "
+        "checkpoints failed: {}",
+        checkpoints.size(), checkpoints.front().id, e.message);
+    return fail(std::move(e));
+  }
+  return {};
 }
 
 // The first worker to arrive while no landing is under way lands everything queued, again and
@@ -451,12 +464,17 @@ asio::awaitable<void> watch_control(RunState& rs) {
     const std::string control = rec && *rec ? (*rec)->control : std::string();
     if (control == "paused" && !rs.paused) {
       rs.paused = true;
+      // Requests waiting in the limiter stay there; one whose permit is being granted right now
+      // is sent, and counts as in flight.
+      rs.deps.fetcher.set_held(true);
+      while (rs.deps.fetcher.admitting()) co_await nap(std::chrono::milliseconds(5));
       spdlog::warn(
-          "plan {}: pause acknowledged; requests in flight land, no new request is sent "
+          "plan {}: pause acknowledged; {} requests in flight land, no new request is sent "
           "until `finsync resume {}`",
-          name, name);
+          name, rs.deps.fetcher.in_flight(), name);
     } else if (control.empty() && rs.paused) {
       rs.paused = false;
+      rs.deps.fetcher.set_held(false);
       spdlog::info("plan {}: resumed", name);
     } else if (control == "cancelled") {
       rs.stop_with(Outcome::cancelled, fmt::format("plan {} was cancelled", name));
@@ -635,15 +653,17 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     }
     if (replanning) {
       // What the plan lands changed: every task is done again, into the new definition.
-      for (auto& t : *tasks) {
+      std::vector<Task> again;
+      for (const auto& t : *tasks) {
         if (t.state == TaskState::split) continue;
-        t.state = TaskState::pending;
-        t.attempts = 0;
-        t.rows = t.bytes = t.duration_ms = t.requests = 0;
-        t.last_error.clear();
-        t.resume_at.reset();
-        if (auto u = deps.store.update_task(t); !u) return fail(u.error());
+        Task& a = again.emplace_back(t);
+        a.state = TaskState::pending;
+        a.attempts = 0;
+        a.rows = a.bytes = a.duration_ms = a.requests = 0;
+        a.last_error.clear();
+        a.resume_at.reset();
       }
+      if (auto u = deps.store.update_tasks(again); !u) return fail(u.error());
     }
     const plan::PlanInput in =
         plan_input(plan, deps.endpoint, symbols, *market ? &**market : nullptr, rs.calendar);
@@ -658,6 +678,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     if (!landed) return fail(landed.error());
     auto all = deps.store.list_tasks(plan.name);
     if (!all) return all;
+    std::vector<Task> recovered;
     for (auto& t : *all) {
       // A task queued again by `finsync retry` has no attempts yet: fetch it again whatever the
       // sink holds.
@@ -667,9 +688,10 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
         t.state = TaskState::succeeded;
         t.rows = landed->at(t.id);
         t.last_error = "recovered from the sink's landed marker";
-        if (auto u = deps.store.update_task(t); !u) return fail(u.error());
+        recovered.push_back(t);
       }
     }
+    if (auto u = deps.store.update_tasks(recovered); !u) return fail(u.error());
     return all;
   };
   Result<std::vector<Task>> all = co_await run_blocking(deps.store_thread, prepare);
@@ -748,10 +770,8 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   // A cancelled plan's tasks that did not run are cancelled (`finsync resume` re-queues them).
   if (rs.outcome == Outcome::cancelled && !rs.queue.empty()) {
     for (auto& t : rs.queue) t.state = TaskState::cancelled;
-    auto cancel_job = [&deps, &rs]() -> Result<void> {
-      for (const auto& t : rs.queue)
-        if (auto u = deps.store.update_task(t); !u) return u;
-      return {};
+    auto cancel_job = [&deps, &rs]() {
+      return deps.store.update_tasks(std::vector<Task>(rs.queue.begin(), rs.queue.end()));
     };
     if (auto c = co_await run_blocking(deps.store_thread, cancel_job); !c)
       rs.stop_with(Outcome::internal, c.error().message);
@@ -765,10 +785,8 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
       t.last_error = rs.message;
     }
     rs.parked += int64_t(rs.queue.size());
-    auto park_job = [&deps, &rs]() -> Result<void> {
-      for (const auto& t : rs.queue)
-        if (auto u = deps.store.update_task(t); !u) return u;
-      return {};
+    auto park_job = [&deps, &rs]() {
+      return deps.store.update_tasks(std::vector<Task>(rs.queue.begin(), rs.queue.end()));
     };
     if (auto p = co_await run_blocking(deps.store_thread, park_job); !p)
       rs.stop_with(Outcome::internal, p.error().message);

@@ -67,11 +67,13 @@ asio::awaitable<Result<std::optional<int64_t>>> Fetcher::acquire(const std::stri
   for (;;) {
     // The in-flight cap is this process's: count the request before the ledger round trip so
     // that workers waiting on it cannot all pass the check at once.
-    while (d_.limits.max_in_flight > 0 && in_flight_ >= d_.limits.max_in_flight)
-      if (!co_await pause(std::chrono::milliseconds(5))) co_return std::nullopt;
+    while (held_ || (d_.limits.max_in_flight > 0 && in_flight_ >= d_.limits.max_in_flight))
+      if (!co_await pause(std::chrono::milliseconds(held_ ? 50 : 5))) co_return std::nullopt;
     ++in_flight_;
+    ++admitting_;
     auto job = [this, &endpoint, weight]() { return d_.limiter.try_acquire(endpoint, weight); };
     Result<ratelimit::Decision> d = co_await run_blocking(d_.ledger_thread, job);
+    --admitting_;
     if (!d) {
       --in_flight_;
       co_return fail(d.error());

@@ -63,6 +63,15 @@ class Fetcher {
   boost::asio::awaitable<Result<FetchResult>> fetch(const config::EndpointDef& endpoint,
                                                     provider::Params params);
 
+  // `finsync pause`: a request not admitted yet waits until the hold is lifted (a stop still
+  // ends the wait). Requests in flight are not touched.
+  void set_held(bool held) { held_ = held; }
+  // A request is between the hold check and the limiter's answer: a permit granted now is sent,
+  // so a pause is only in force once this is false.
+  bool admitting() const { return admitting_ > 0; }
+  // Requests sent and not answered yet.
+  int in_flight() const { return in_flight_ - admitting_; }
+
   const FetchCounters& counters() const { return counters_; }
   provider::Provider& provider() { return d_.provider; }
   ratelimit::Limiter& limiter() { return d_.limiter; }
@@ -87,6 +96,8 @@ class Fetcher {
   RetryPolicy policy_;
   FetchCounters counters_;
   int in_flight_ = 0;
+  bool held_ = false;
+  int admitting_ = 0;
   bool reached_ = false;  // the provider answered at least once in this process
   std::mt19937_64 rng_{std::random_device{}()};
 };

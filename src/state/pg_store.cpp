@@ -397,6 +397,29 @@ std::vector<Param> update_task_params(const Task& t, TaskState state) {
       t.requests, t.last_error,     opt_micros(t.resume_at), t.run_id, now_micros()};
 }
 
+// update_tasks: kUpdateTask for `n` tasks in one statement, their values joined by id.
+constexpr int kUpdateParams = 11;
+std::string update_tasks_sql(size_t n) {
+  std::string sql =
+      "UPDATE tasks AS t SET state = v.state, attempts = v.attempts, rows = v.rows, "
+      "bytes = v.bytes, duration_ms = v.duration_ms, requests = v.requests, "
+      "last_error = v.last_error, resume_at = v.resume_at, run_id = v.run_id, "
+      "updated_at = v.updated_at FROM (VALUES ";
+  for (size_t i = 0; i < n; ++i) {
+    const size_t b = i * kUpdateParams;
+    // The first row's casts type the columns of VALUES.
+    sql += fmt::format(
+        "{}(${}::text, ${}::text, ${}::bigint, ${}::bigint, ${}::bigint, ${}::bigint, ${}::bigint, "
+        "${}::text, ${}::bigint, ${}::text, ${}::bigint)",
+        i == 0 ? "" : ", ", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10,
+        b + 11);
+  }
+  sql +=
+      ") AS v(id, state, attempts, rows, bytes, duration_ms, requests, last_error, resume_at, "
+      "run_id, updated_at) WHERE t.id = v.id";
+  return sql;
+}
+
 class PostgresStateStore final : public StateStore {
  public:
   PostgresStateStore(Conn conn, int version, PostgresStateOptions options)
@@ -511,6 +534,41 @@ class PostgresStateStore final : public StateStore {
       auto tx = Transaction::begin(conn_, "update_task");
       if (!tx) return tl::unexpected(tx.error());
       if (auto r = write_task(task, task.state, "update_task"); !r) return r;
+      if (auto f = FINSYNC_FAILPOINT("state.inside_task_write"); !f) return f;
+      return tx->commit();
+    });
+  }
+
+  Result<void> update_tasks(const std::vector<Task>& tasks) override {
+    if (tasks.empty()) return {};
+    return operation([&]() -> Result<void> {
+      auto tx = Transaction::begin(conn_, "update_tasks");
+      if (!tx) return tl::unexpected(tx.error());
+      for (size_t begin = 0; begin < tasks.size(); begin += kInsertChunk) {
+        const size_t n = std::min(kInsertChunk, tasks.size() - begin);
+        std::vector<Param> params;
+        params.reserve(n * kUpdateParams);
+        for (size_t i = begin; i < begin + n; ++i) {
+          std::vector<Param> p = update_task_params(tasks[i], tasks[i].state);
+          params.insert(params.end(), std::make_move_iterator(p.begin()),
+                        std::make_move_iterator(p.end()));
+        }
+        const std::string sql = update_tasks_sql(n);
+        auto r = conn_.exec("update_tasks", sql.c_str(), params);
+        if (!r) return tl::unexpected(r.error());
+        if (r->affected() == int64_t(n)) continue;
+        // Rare: name the first task that is not there; the transaction rolls back.
+        for (size_t i = begin; i < begin + n; ++i) {
+          auto q = conn_.exec("update_tasks", "SELECT 1 FROM tasks WHERE id = $1", {tasks[i].id});
+          if (!q) return tl::unexpected(q.error());
+          if (q->size() == 0)
+            return fail(ErrorKind::not_found, fmt::format("{}: update_tasks: no task with id {}",
+                                                          conn_.label(), tasks[i].id));
+        }
+        return fail(
+            ErrorKind::invalid_input,
+            fmt::format("{}: update_tasks: the same task id twice in one batch", conn_.label()));
+      }
       if (auto f = FINSYNC_FAILPOINT("state.inside_task_write"); !f) return f;
       return tx->commit();
     });

@@ -538,6 +538,17 @@ class SqliteStateStore final : public StateStore {
     return tx->commit();
   }
 
+  Result<void> update_tasks(const std::vector<Task>& tasks) override {
+    if (tasks.empty()) return {};
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_, "update_tasks");
+    if (!tx) return tl::unexpected(tx.error());
+    for (const Task& t : tasks)
+      if (auto r = write_task(t, t.state, "update_tasks"); !r) return r;
+    if (auto f = FINSYNC_FAILPOINT("state.inside_task_write"); !f) return f;
+    return tx->commit();
+  }
+
   Result<void> split_task(const Task& parent, const std::vector<Task>& children) override {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(db_, "split_task");

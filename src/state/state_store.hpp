@@ -64,6 +64,9 @@ class StateStore {
   virtual Result<std::optional<Task>> get_task(const std::string& id) = 0;
   // Writes state, counters, error and resume_at of an existing task.
   virtual Result<void> update_task(const Task& task) = 0;
+  // update_task for many tasks (distinct ids) in one transaction: all are written or none
+  // (not_found when one is not in the store).
+  virtual Result<void> update_tasks(const std::vector<Task>& tasks) = 0;
   // Atomically marks `parent` split and inserts its children.
   virtual Result<void> split_task(const Task& parent, const std::vector<Task>& children) = 0;
   // Atomically marks `parts` split and inserts `merged` (one wider window over them), only if

@@ -417,6 +417,67 @@ TYPED_TEST(StateStoreTest, UpdateOfUnknownTaskIsNotFound) {
   EXPECT_EQ(r.error().message, this->backend_.label() + ": update_task: no task with id ghost");
 }
 
+TYPED_TEST(StateStoreTest, UpdateTasksWritesEveryTaskOrNone) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("p")));
+  std::vector<Task> tasks = {task("t1", "p", 10), task("t2", "p", 20), task("t3", "p", 30),
+                             task("t4", "p", 40)};
+  ASSERT_EQ(s->add_tasks(tasks).value(), 4);
+  tasks[0].state = TaskState::succeeded;
+  tasks[0].attempts = 1;
+  tasks[0].rows = 250;
+  tasks[0].bytes = 9000;
+  tasks[0].duration_ms = 31;
+  tasks[0].requests = 2;
+  tasks[0].run_id = "r1";
+  tasks[1].state = TaskState::parked;
+  tasks[1].resume_at = kT0 + 8h;
+  tasks[1].last_error = "quota default daily 150/300s@epoch spent (150/150)";
+  tasks[2].state = TaskState::cancelled;
+  ASSERT_TRUE(s->update_tasks({tasks[0], tasks[1], tasks[2]}));
+  auto all = s->list_tasks("p");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 4u);
+  for (size_t i = 0; i < 4; ++i) expect_same_task((*all)[i], tasks[i]);
+  EXPECT_EQ((*all)[3].state, TaskState::pending);  // not in the batch
+
+  // One unknown id: nothing of the batch is written.
+  Task changed = tasks[0];
+  changed.state = TaskState::dead;
+  changed.last_error = "gone";
+  auto r = s->update_tasks({changed, task("ghost", "p", 0), tasks[3]});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::not_found);
+  EXPECT_EQ(r.error().message, this->backend_.label() + ": update_tasks: no task with id ghost");
+  expect_same_task(s->get_task("t1").value().value(), tasks[0]);
+  EXPECT_TRUE(s->update_tasks({}));
+}
+
+TYPED_TEST(StateStoreTest, UpdateTasksOfALargeBatch) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("p")));
+  // More than one statement's worth for a store that sends the batch in chunks.
+  std::vector<Task> tasks;
+  for (int i = 0; i < 2500; ++i) tasks.push_back(task("t" + std::to_string(10000 + i), "p", i));
+  ASSERT_EQ(s->add_tasks(tasks).value(), 2500);
+  for (int i = 0; i < 2500; ++i) {
+    Task& t = tasks[size_t(i)];
+    t.state = i % 2 == 0 ? TaskState::succeeded : TaskState::running;
+    t.rows = i;
+    t.attempts = 1 + i % 3;
+    if (i % 5 == 0) t.resume_at = kT0 + std::chrono::seconds(i);
+  }
+  ASSERT_TRUE(s->update_tasks(tasks));
+  auto all = s->list_tasks("p");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2500u);
+  for (size_t i = 0; i < tasks.size(); ++i) expect_same_task((*all)[i], tasks[i]);
+  EXPECT_EQ(this->backend_.raw_int("SELECT count(*) FROM tasks WHERE state = 'succeeded'"), 1250);
+  EXPECT_EQ(this->backend_.raw_int("SELECT sum(rows) FROM tasks"), 2500 * 2499 / 2);
+}
+
 TYPED_TEST(StateStoreTest, SplitTaskMarksParentAndInsertsChildren) {
   auto s = this->open();
   ASSERT_TRUE(s);

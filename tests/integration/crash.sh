@@ -24,10 +24,14 @@ fi
 if [[ " ${SINKS[*]} " == *" mysql "* ]]; then
   [[ -n "${FINSYNC_TEST_MYSQL_DSN:-}" ]] || fail "FINSYNC_TEST_MYSQL_DSN is unset: the mysql sink needs a server (scripts/test.sh starts one)"
 fi
+if [[ " ${SINKS[*]} " == *" clickhouse "* ]]; then
+  [[ -n "${FINSYNC_TEST_CLICKHOUSE_URL:-}" ]] || fail "FINSYNC_TEST_CLICKHOUSE_URL is unset: the clickhouse sink needs a server (scripts/test.sh starts one)"
+fi
 db_cleanup() {
   local rc=$? s
   for s in "${PG_SCHEMAS[@]}"; do psql_q "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null 2>&1 || true; done
   drop_mysql_dbs
+  drop_ch_dbs
   (exit $rc)
   cleanup
 }
@@ -50,6 +54,7 @@ use_case_store() {
   export DDB_DATABASE="dfs://crash_$case_name"
   if [[ $kind == postgres ]]; then PG_SCHEMAS+=("$FINSYNC_IT_PG_SCHEMA"); fi
   if [[ $kind == mysql ]]; then use_mysql_db "${PG_BASE}_$case_name"; fi
+  if [[ $kind == clickhouse ]]; then use_ch_db "${PG_BASE}_$case_name"; fi
   return 0
 }
 START=2015-01-01 END=2016-12-31 # 2 years x 4 symbols: 8 partitions
@@ -95,6 +100,10 @@ check_landed() {
   elif [[ $kind == mysql ]]; then
     canonical_mysql "$FINSYNC_IT_MYSQL_DB" cr >"$WORK/landed.csv"
     dups=$(mysql_q "$FINSYNC_IT_MYSQL_DB" -e "SELECT count(*) - count(DISTINCT ts_code, trade_date) FROM cr")
+  elif [[ $kind == clickhouse ]]; then
+    # Read with FINAL, as ReplacingMergeTree is meant to be read: a re-landed key is one row.
+    canonical_ch "$FINSYNC_IT_CH_DB" cr >"$WORK/landed.csv"
+    dups=$(ch_q "SELECT count() - uniqExact(ts_code, trade_date) FROM cr FINAL" "$FINSYNC_IT_CH_DB")
   elif [[ $kind == excel ]]; then
     # The workbook, read with openpyxl (cell types checked too), and the staging table it is
     # built from.

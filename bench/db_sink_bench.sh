@@ -33,7 +33,8 @@ field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }  # a value from db_sink_bench's
 best() { sort -g | tail -1; }
 rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", r / s }'; }
 
-"$BENCH" --csv "$W/rows.csv" --rows "$ROWS"
+# The loaders' input (parquet has no loader).
+[[ $KIND == parquet ]] || "$BENCH" --csv "$W/rows.csv" --rows "$ROWS"
 declare -a F_RATES=() N_RATES=() L_RATES=() U_RATES=()
 case $KIND in
   sqlite)
@@ -194,7 +195,7 @@ case $KIND in
     LOOP=""
     ;;
   duckdb)
-    for r in $(seq 1 "$ROUNDS"); do
+    for _ in $(seq 1 "$ROUNDS"); do
       rm -f "$W"/*.duckdb "$W"/*.duckdb.wal
       out=$("$BENCH" --kind duckdb --rows "$ROWS" --set "path=$W/finsync.duckdb")
       F_RATES+=("$(echo "$out" | field rows_per_s)")

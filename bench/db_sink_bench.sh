@@ -3,16 +3,20 @@
 # durability settings. finsync is fed from in-memory batches (bench/db_sink_bench.cpp: one commit
 # with its landed marker per batch); the loader reads the same rows from a CSV file.
 #
-#   bench/db_sink_bench.sh KIND [ROWS] [ROUNDS]     KIND: sqlite | postgres | mysql
+#   bench/db_sink_bench.sh KIND [ROWS] [ROUNDS]     KIND: sqlite | postgres | mysql |
+#                                                         clickhouse | duckdb | excel | parquet
 #                                                   (default 1,000,000 rows, 2 rounds)
 #
 # Each round runs finsync, then the loader(s), into fresh tables; the best round of each counts.
-# postgres uses FINSYNC_TEST_PG_DSN, mysql FINSYNC_TEST_MYSQL_DSN, or each starts a throwaway
-# server (scripts/servers.sh). A new kind adds its case below: how to load the CSV natively and
-# how to measure bytes on disk.
+# postgres uses FINSYNC_TEST_PG_DSN, mysql FINSYNC_TEST_MYSQL_DSN, clickhouse
+# FINSYNC_TEST_CLICKHOUSE_URL and FINSYNC_TEST_CLICKHOUSE_TCP_PORT, or each starts a throwaway
+# server (scripts/servers.sh). duckdb compares with DuckDB's COPY FROM the CSV (same library and
+# settings, same DDL), excel with a bare libxlsxwriter constant_memory loop over the same rows. parquet has no loader: it lands ROWS and ROWS/10 rows and prints the peak
+# RSS of each (memory must stay flat). A new kind adds its case below: how to load the CSV
+# natively and how to measure bytes on disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KIND=${1:?usage: bench/db_sink_bench.sh sqlite|postgres|mysql [ROWS] [ROUNDS]}
+KIND=${1:?usage: bench/db_sink_bench.sh sqlite|postgres|mysql|clickhouse|duckdb|excel|parquet [ROWS] [ROUNDS]}
 ROWS=${2:-1000000}
 ROUNDS=${3:-2}
 BENCH=${SINK_BENCH:-build/release/bench/db_sink_bench}
@@ -29,7 +33,8 @@ field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }  # a value from db_sink_bench's
 best() { sort -g | tail -1; }
 rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", r / s }'; }
 
-"$BENCH" --csv "$W/rows.csv" --rows "$ROWS"
+# The loaders' input (parquet has no loader).
+[[ $KIND == parquet ]] || "$BENCH" --csv "$W/rows.csv" --rows "$ROWS"
 declare -a F_RATES=() N_RATES=() L_RATES=() U_RATES=()
 case $KIND in
   sqlite)
@@ -149,6 +154,94 @@ case $KIND in
     q -e "DROP DATABASE IF EXISTS $D"
     NATIVE="mariadb LOAD DATA LOCAL"
     LOOP=""
+    ;;
+  clickhouse)
+    if [[ -z "${FINSYNC_TEST_CLICKHOUSE_URL:-}" || -z "${FINSYNC_TEST_CLICKHOUSE_TCP_PORT:-}" ]]; then
+      source scripts/servers.sh
+      start_clickhouse
+      STARTED_SERVER=1
+    fi
+    command -v clickhouse-client >/dev/null || { echo "clickhouse-client missing (apt-get install clickhouse-client)" >&2; exit 1; }
+    D="finsync_bench_$$"
+    hostport=${FINSYNC_TEST_CLICKHOUSE_URL#*://}
+    hostport=${hostport#*@}
+    hostport=${hostport%%/*}
+    URL="${FINSYNC_TEST_CLICKHOUSE_URL%%\?*}?database=$D"
+    q() { curl -sS --fail-with-body "http://$hostport/?database=$D" --data-binary "$1"; }
+    # Bytes on disk: the active parts of the table.
+    parts() { q "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = '$D' AND table = '$1' AND active"; }
+    for r in $(seq 1 "$ROUNDS"); do
+      curl -sS --fail-with-body "http://$hostport/" --data-binary "DROP DATABASE IF EXISTS $D" >/dev/null
+      curl -sS --fail-with-body "http://$hostport/" --data-binary "CREATE DATABASE $D" >/dev/null
+      out=$("$BENCH" --kind clickhouse --rows "$ROWS" --set "dsn=$URL")
+      F_RATES+=("$(echo "$out" | field rows_per_s)")
+      F_RSS=$(echo "$out" | field peak_rss_kib)
+      F_BYTES=$(parts bench_daily)
+      # The same rows again: every key exists (ReplacingMergeTree: new parts, merged later).
+      U_RATES+=("$("$BENCH" --kind clickhouse --rows "$ROWS" --set "dsn=$URL" | field rows_per_s)")
+      [[ $(q "SELECT count() FROM bench_daily FINAL") == "$ROWS" ]] || { echo "finsync lost rows" >&2; exit 1; }
+      # clickhouse-client's INSERT from the CSV file over the native protocol, into the same DDL.
+      q "CREATE TABLE native AS bench_daily"
+      t0=$(now)
+      clickhouse-client --host "${hostport%:*}" --port "$FINSYNC_TEST_CLICKHOUSE_TCP_PORT" --database "$D" \
+        --query "INSERT INTO native FORMAT CSVWithNames" <"$W/rows.csv"
+      t1=$(now)
+      N_RATES+=("$(rate "$(echo "$t1 - $t0" | bc -l)")")
+      N_BYTES=$(parts native)
+      [[ $(q "SELECT count() FROM native FINAL") == "$ROWS" ]] || { echo "clickhouse-client lost rows" >&2; exit 1; }
+    done
+    curl -sS --fail-with-body "http://$hostport/" --data-binary "DROP DATABASE IF EXISTS $D" >/dev/null
+    NATIVE="clickhouse-client INSERT"
+    LOOP=""
+    ;;
+  duckdb)
+    for _ in $(seq 1 "$ROUNDS"); do
+      rm -f "$W"/*.duckdb "$W"/*.duckdb.wal
+      out=$("$BENCH" --kind duckdb --rows "$ROWS" --set "path=$W/finsync.duckdb")
+      F_RATES+=("$(echo "$out" | field rows_per_s)")
+      F_RSS=$(echo "$out" | field peak_rss_kib)
+      F_BYTES=$(stat -c %s "$W/finsync.duckdb")
+      U_RATES+=("$("$BENCH" --kind duckdb --rows "$ROWS" --set "path=$W/finsync.duckdb" | field rows_per_s)")
+      N_RATES+=("$("$BENCH" --duckdb-copy "$W/native.duckdb" --like "$W/finsync.duckdb" --table bench_daily --from "$W/rows.csv" --rows "$ROWS" | field rows_per_s)")
+      N_BYTES=$(stat -c %s "$W/native.duckdb")
+    done
+    NATIVE="DuckDB COPY FROM csv"
+    LOOP=""
+    ;;
+  excel)
+    # The workbook is built from the staging table at close: staging and build are both timed.
+    for _ in $(seq 1 "$ROUNDS"); do
+      rm -rf "$W"/*.xlsx "$W"/staging.duckdb*
+      out=$("$BENCH" --kind excel --rows "$ROWS" --staging "$W/staging.duckdb" --set "path=$W/finsync.xlsx")
+      F_RATES+=("$(echo "$out" | field rows_per_s)")
+      F_RSS=$(echo "$out" | field peak_rss_kib)
+      F_BYTES=$(stat -c %s "$W/finsync.xlsx")
+      U_RATES+=("$("$BENCH" --kind excel --rows "$ROWS" --staging "$W/staging.duckdb" --set "path=$W/finsync.xlsx" | field rows_per_s)")
+      N_RATES+=("$("$BENCH" --xlsx-loop "$W/loop.xlsx" --rows "$ROWS" | field rows_per_s)")
+      N_BYTES=$(stat -c %s "$W/loop.xlsx")
+    done
+    NATIVE="libxlsxwriter loop"
+    LOOP=""
+    ;;
+  parquet)
+    # Peak RSS at ROWS and at a tenth of it: flat memory means the two are close.
+    small=$((ROWS / 10))
+    for _ in $(seq 1 "$ROUNDS"); do
+      rm -rf "$W/pq" "$W"/staging.duckdb*
+      out=$("$BENCH" --kind parquet --rows "$ROWS" --staging "$W/staging.duckdb" --set "path=$W/pq" --set partition_by=ts_code+year)
+      F_RATES+=("$(echo "$out" | field rows_per_s)")
+      F_RSS=$(echo "$out" | field peak_rss_kib)
+      F_BYTES=$(du -sb "$W/pq" | cut -f1)
+      rm -rf "$W/pq" "$W"/staging.duckdb*
+      S_RSS=$("$BENCH" --kind parquet --rows "$small" --staging "$W/staging.duckdb" --set "path=$W/pq" --set partition_by=ts_code+year | field peak_rss_kib)
+      rm -rf "$W/pq" "$W"/staging.duckdb*
+    done
+    rows_read=$(printf '%s\n' "${F_RATES[@]}" | best)
+    printf 'parquet, %s rows, best of %s rounds, partition_by [ts_code, year]\n' "$ROWS" "$ROUNDS"
+    printf '  finsync parquet sink %10s rows/s  %12s bytes of files  peak RSS %s KiB (rounds: %s)\n' "$rows_read" "$F_BYTES" "$F_RSS" "${F_RATES[*]}"
+    printf '  %s rows: peak RSS %s KiB; ratio of peak RSS, %s rows / %s rows: %s\n' "$small" "$S_RSS" "$ROWS" "$small" \
+      "$(awk -v a="$F_RSS" -v b="$S_RSS" 'BEGIN { printf "%.2f", a / b }')"
+    exit 0
     ;;
   *)
     echo "unknown kind $KIND" >&2

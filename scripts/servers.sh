@@ -5,7 +5,8 @@
 #   source scripts/servers.sh
 #   start_postgres      # exports FINSYNC_TEST_PG_DSN and FINSYNC_TEST_PG_RESTART
 #   start_mariadb       # exports FINSYNC_TEST_MYSQL_DSN and FINSYNC_TEST_MYSQL_RESTART
-#   start_clickhouse    # exports FINSYNC_TEST_CLICKHOUSE_URL and FINSYNC_TEST_CLICKHOUSE_RESTART
+#   start_clickhouse    # exports FINSYNC_TEST_CLICKHOUSE_URL, FINSYNC_TEST_CLICKHOUSE_RESTART and
+#                       # FINSYNC_TEST_CLICKHOUSE_TCP_PORT (the native port, for clickhouse-client)
 #   ...
 #   stop_servers        # stops whatever this shell started
 #
@@ -205,13 +206,20 @@ start_clickhouse() {
   curl -sS --fail "http://127.0.0.1:$port/" --data-binary "CREATE DATABASE IF NOT EXISTS finsync_test" || return 1
   export FINSYNC_TEST_CLICKHOUSE_URL="http://default@127.0.0.1:$port/?database=finsync_test"
   export FINSYNC_TEST_CLICKHOUSE_RESTART="bash $SERVERS_SH restart-clickhouse $dir $port"
+  FINSYNC_TEST_CLICKHOUSE_TCP_PORT=$(cat "$dir/tcp_port")
+  export FINSYNC_TEST_CLICKHOUSE_TCP_PORT
   servers_log "clickhouse $(curl -sS "http://127.0.0.1:$port/?query=SELECT%20version()") on 127.0.0.1:$port (pid $(cat "$dir/pid"), dir $dir)"
 }
 
-# The native and interserver ports are taken at random too; only the HTTP port is exported.
+# The native and interserver ports are taken at random too; the native one is kept in
+# $dir/tcp_port, so that a restart listens where clickhouse-client was told to connect.
 clickhouse_start_dir() {
   local dir=$1 port=$2 tcp inter _
-  tcp=$(servers_free_port) || return 1
+  if [[ -s "$dir/tcp_port" ]]; then
+    tcp=$(cat "$dir/tcp_port")
+  else
+    tcp=$(servers_free_port) || return 1
+  fi
   inter=$(servers_free_port) || return 1
   mkdir -p "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
   clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- --path="$dir/" \
@@ -222,7 +230,10 @@ clickhouse_start_dir() {
   local pid=$!
   echo "$pid" >"$dir/pid"
   for _ in $(seq 1 240); do
-    if [[ "$(curl -s "http://127.0.0.1:$port/ping" 2>/dev/null)" == "Ok." ]]; then return 0; fi
+    if [[ "$(curl -s "http://127.0.0.1:$port/ping" 2>/dev/null)" == "Ok." ]]; then
+      echo "$tcp" >"$dir/tcp_port"
+      return 0
+    fi
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.25
   done
@@ -230,12 +241,15 @@ clickhouse_start_dir() {
   return 1
 }
 
+# A server told to stop keeps answering on open keep-alive connections until they go idle (a
+# busy client keeps it up for good), so after 5 s it is killed: inserts it acknowledged are
+# already in their parts on disk.
 clickhouse_kill_dir() {
   local dir=$1 pid _
   [[ -f "$dir/pid" ]] || return 0
   pid=$(cat "$dir/pid")
   kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 240); do
+  for _ in $(seq 1 20); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.25
   done

@@ -274,6 +274,12 @@ Result<void> StagingSink::open(const TableSpec& table_in) {
                   fmt::format("{}: primary key column '{}' is not in the schema (or repeated)",
                               target(), k));
   }
+  if (mode_ == WriteMode::replace && spec_.replace == ReplaceScope::partition &&
+      t.time_column.empty() && t.primary_key.empty())
+    return fail(ErrorKind::invalid_input,
+                fmt::format("{}: replace: partition needs a time column or a key to say which "
+                            "rows a task owns",
+                            target()));
   if (mode_ == WriteMode::upsert && t.primary_key.empty())
     return fail(
         ErrorKind::invalid_input,
@@ -316,7 +322,7 @@ Result<void> StagingSink::open(const TableSpec& table_in) {
   // Replace empties the table once per plan definition, not once per run: a run resumed after a
   // crash or an interrupt skips the tasks landed before, so their rows must stay.
   replaced_ = false;
-  if (mode_ == WriteMode::replace) {
+  if (mode_ == WriteMode::replace && !by_partition()) {
     auto landed = landed_tasks(table_.plan);
     if (!landed) return fail(landed.error());
     replaced_ = !landed->empty();
@@ -426,6 +432,36 @@ std::string StagingSink::partition_key_sql(const std::string& alias) const {
     parts.push_back("CAST(" + e + " AS VARCHAR)");
   }
   return "CAST(to_json([" + join(parts, ", ") + "]) AS VARCHAR)";
+}
+
+Result<std::string> StagingSink::scope_sql(const Scope& scope) const {
+  const Schema& s = table_.schema;
+  std::vector<std::string> parts;
+  for (const auto& [col, value] : scope.equals) {
+    const int i = s.index_of(col);
+    if (i < 0)
+      return fail(ErrorKind::invalid_input,
+                  fmt::format("{}: replace: partition: the task's column {} is not in the table",
+                              target(), col));
+    parts.push_back(fmt::format("{} = CAST({} AS {})", quote_ident(col), quote_literal(value),
+                                sql_type(s.fields[i].type)));
+  }
+  if (!scope.time_column.empty()) {
+    const int i = s.index_of(scope.time_column);
+    if (i < 0 || (s.fields[i].type != DataType::date && s.fields[i].type != DataType::timestamp))
+      return fail(ErrorKind::invalid_input,
+                  fmt::format("{}: replace: partition: the time column {} is not a date or "
+                              "timestamp column of the table",
+                              target(), scope.time_column));
+    const std::string c = quote_ident(scope.time_column);
+    if (s.fields[i].type == DataType::date)
+      parts.push_back(fmt::format("{} BETWEEN DATE '{}' AND DATE '{}'", c,
+                                  dates::iso(scope.first_day), dates::iso(scope.last_day)));
+    else
+      parts.push_back(fmt::format("{} >= TIMESTAMP '{}' AND {} < TIMESTAMP '{}'", c,
+                                  dates::iso(scope.first_day), c, dates::iso(scope.last_day + 1)));
+  }
+  return join(parts, " AND ");
 }
 
 std::string StagingSink::file_columns_sql(const std::string& alias) const {
@@ -659,7 +695,21 @@ Result<void> StagingSink::commit_locked(std::span<const Checkpoint> cps, int64_t
   const std::string sink = quote_literal(dirty_key());
   const std::string tbl = quote_literal(table_.table);
   std::string sql = "BEGIN TRANSACTION;";
-  if (mode_ == WriteMode::replace && !replaced_) {
+  if (by_partition()) {
+    // Each task's own rows go in the transaction that lands its new ones: readers (and files,
+    // rewritten whole from this table) see the old partition or the new one.
+    for (const Checkpoint& cp : cps) {
+      if (cp.scope.empty()) continue;
+      auto where = scope_sql(cp.scope);
+      if (!where) return fail(where.error());
+      if (files)
+        sql += fmt::format(
+            "INSERT OR IGNORE INTO main._finsync_dirty SELECT DISTINCT {}, {}, {} FROM {} WHERE "
+            "{};",
+            sink, tbl, partition_key_sql(""), tq, *where);
+      sql += fmt::format("DELETE FROM {} WHERE {};", tq, *where);
+    }
+  } else if (mode_ == WriteMode::replace && !replaced_) {
     if (files)
       sql += fmt::format(
           "INSERT OR IGNORE INTO main._finsync_dirty SELECT DISTINCT {}, {}, {} FROM {};", sink,
@@ -1013,7 +1063,7 @@ Result<SinkStats> StagingSink::materialize_locked() {
 Result<std::unique_ptr<StagingSink>> make_staging_sink(StagingKind kind, const SinkSpec& spec,
                                                        const SinkContext& ctx) {
   // duckdb refuses partition_by at open(), naming the table.
-  auto keys = check_keys(spec, {"path", "partition_by", "schema_drift"});
+  auto keys = check_keys(spec, {"path", "partition_by", "replace", "schema_drift"});
   if (!keys) return fail(keys.error());
   std::string store;
   std::string out;

@@ -75,6 +75,12 @@ class StagingSink final : public Sink {
   std::string file_columns_sql(const std::string& alias) const;
   // _finsync_outputs.layout: partition expressions and file columns; a change rewrites every file.
   std::string layout_key() const;
+  // replace: partition: a landing deletes the rows its tasks own (Checkpoint::scope) first.
+  bool by_partition() const {
+    return mode_ == WriteMode::replace && spec_.replace == ReplaceScope::partition;
+  }
+  // The WHERE condition selecting a scope's rows.
+  Result<std::string> scope_sql(const Scope& scope) const;
   bool keyed() const { return mode_ != WriteMode::append && !table_.primary_key.empty(); }
   std::string order_sql() const;
   Error wrap(const Error& e, std::string_view what) const;

@@ -351,6 +351,26 @@ TEST(SinkDbFramework, RefusedConnectionsDuringARunAreWaitedForUpToMaxRetries) {
   EXPECT_EQ(f.store.rows.size(), 2u);
 }
 
+// ClickHouse's HTTP session connects per request: a server that went down between two
+// statements of a landing refuses the next one inside the session.
+TEST(SinkDbFramework, AConnectionRefusedInsideALandingIsARestartWaitedFor) {
+  Fixture f;
+  ASSERT_TRUE(f.sink->open(bars_table()));
+  f.store.fail["write_markers#1"] =
+      Error{ErrorKind::unreachable, "Couldn't connect to server", std::nullopt};
+  ASSERT_TRUE(f.sink->write(bars("A", 3)));
+  const size_t mark = f.store.log.size();
+  ASSERT_TRUE(f.sink->commit(cp("t/A", 3)));
+  EXPECT_EQ(f.calls_since(mark),
+            (std::vector<std::string>{"begin", "write_rows(3)", "finish_rows", "write_markers",
+                                      "rollback", "connect", "committed", "begin", "write_rows(3)",
+                                      "finish_rows", "write_markers", "commit"}));
+  EXPECT_EQ(f.store.rows.size(), 3u);
+  EXPECT_EQ(f.store.markers.size(), 1u);
+  EXPECT_EQ(f.sink->stats().reconnects, 1);
+  EXPECT_EQ(f.sink->stats().retries, 1);
+}
+
 TEST(SinkDbFramework, NoServerAtTheFirstConnectFailsAtOnce) {
   Fixture f;
   f.store.connect_failures = 1;

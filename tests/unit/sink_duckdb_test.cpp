@@ -319,6 +319,135 @@ TEST(SinkDuckdb, ReplaceKeepsOnlyTheNewRunsRows) {
             (std::vector<std::string>{"C|2024-01-03|3.5", "C|2024-01-04|4.0"}));
 }
 
+// replace: partition. A task owns the rows of its symbol inside its window (Checkpoint::scope).
+std::unique_ptr<Sink> make_partition_replacer(const SinkContext& ctx) {
+  SinkRegistry reg;
+  register_builtin_sinks(reg);
+  SinkSpec spec = spec_of("duckdb", "", WriteMode::replace, {});
+  spec.replace = ReplaceScope::partition;
+  auto s = reg.create(spec, ctx);
+  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
+  return s ? std::move(*s) : nullptr;
+}
+
+Checkpoint scoped(std::string task, std::string symbol, int first_day, int last_day) {
+  Checkpoint c = cp(std::move(task));
+  c.scope.equals = {{"ts_code", std::move(symbol)}};
+  c.scope.time_column = "trade_date";
+  c.scope.first_day = first_day;
+  c.scope.last_day = last_day;
+  return c;
+}
+
+TEST(SinkDuckdb, ReplacePartitionSwapsOnlyTheTasksSymbolAndWindow) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  const int D4 = D3 + 1;
+  {
+    auto s = make_partition_replacer(ctx);
+    ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+    ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}, {"A", D2, 2.0}, {"A", D3, 3.0}, {"A", D4, 4.0}})));
+    ASSERT_TRUE(s->commit(scoped("a", "A", D1, D4)));
+    ASSERT_TRUE(s->write(bars({{"B", D1, 5.0}, {"B", D2, 6.0}})));
+    ASSERT_TRUE(s->commit(scoped("b", "B", D1, D4)));
+    ASSERT_TRUE(s->close());
+  }
+  // A second run of the same plan re-fetches A over D2..D3: the vendor no longer has A on D3 and
+  // corrected D2. A on D1 and D4 (outside the window) and all of B stay as they were.
+  auto s = make_partition_replacer(ctx);
+  ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+  ASSERT_TRUE(s->write(bars({{"A", D2, 20.0}})));
+  ASSERT_TRUE(s->commit(scoped("a2", "A", D2, D3)));
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect),
+            (std::vector<std::string>{"A|2024-01-02|1.0", "A|2024-01-03|20.0", "A|2024-01-05|4.0",
+                                      "B|2024-01-02|5.0", "B|2024-01-03|6.0"}));
+  // Two tasks landed by one group commit: each loses its own rows, an empty task included.
+  ASSERT_TRUE(s->write(bars({{"A", D1, 10.0}, {"B", D2, 60.0}})));
+  std::vector<Checkpoint> group = {scoped("a3", "A", D1, D1), scoped("b2", "B", D1, D2)};
+  ASSERT_TRUE(s->commit(std::span<const Checkpoint>(group)));
+  ASSERT_TRUE(s->commit(scoped("empty", "A", D4, D4)));
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(
+      read_rows(ctx.staging_path, kSelect),
+      (std::vector<std::string>{"A|2024-01-02|10.0", "A|2024-01-03|20.0", "B|2024-01-03|60.0"}));
+  EXPECT_EQ(
+      read_rows(ctx.staging_path, "SELECT task_id, \"rows\" FROM _finsync_landed ORDER BY task_id"),
+      (std::vector<std::string>{"a|4", "a2|1", "a3|0", "b|2", "b2|0", "empty|0"}));
+}
+
+TEST(SinkDuckdb, ReplacePartitionOfAFailedLandingKeepsTheOldRows) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto s = make_partition_replacer(ctx);
+  ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+  ASSERT_TRUE(s->write(bars({{"A", D1, 1.0}, {"A", D2, 2.0}})));
+  ASSERT_TRUE(s->commit(scoped("a", "A", D1, D2)));
+  // The delete and the new rows are one transaction: a row that fails (NULL key) undoes both.
+  RecordBatch b(bars_schema());
+  b.column(0).append_null();
+  b.column(1).append_int(D1);
+  b.column(2).append_double(9);
+  ASSERT_TRUE(s->write(bars({{"A", D1, 100.0}})));
+  ASSERT_TRUE(s->write(b));
+  auto r = s->commit(scoped("a", "A", D1, D2));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("NOT NULL"), std::string::npos) << r.error().message;
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, kSelect),
+            (std::vector<std::string>{"A|2024-01-02|1.0", "A|2024-01-03|2.0"}));
+  // Without a time column or a key nothing says which rows a task owns.
+  TableSpec unowned = bars_table(WriteMode::replace);
+  unowned.table = "unowned";
+  unowned.primary_key.clear();
+  unowned.time_column.clear();
+  auto o = make_partition_replacer(ctx)->open(unowned);
+  ASSERT_FALSE(o);
+  EXPECT_EQ(o.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(o.error().message.find("replace: partition needs a time column or a key"),
+            std::string::npos)
+      << o.error().message;
+}
+
+TEST(SinkDuckdb, ReplacePartitionOverATimestampWindowCoversWholeDays) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  Schema schema{{{"sym", DataType::string}, {"at", DataType::timestamp}, {"px", DataType::int64}}};
+  TableSpec t;
+  t.plan = "p";
+  t.table = "ticks";
+  t.schema = schema;
+  t.primary_key = {"sym", "at"};
+  t.time_column = "at";
+  t.mode = WriteMode::replace;
+  const int64_t day = 86'400'000'000;
+  auto ticks = [&](std::vector<std::pair<int64_t, int64_t>> rows) {
+    RecordBatch b(schema);
+    for (auto [at, px] : rows) {
+      b.column(0).append_string("S");
+      b.column(1).append_int(at);
+      b.column(2).append_int(px);
+    }
+    return b;
+  };
+  auto s = make_partition_replacer(ctx);
+  ASSERT_TRUE(s->open(t));
+  // The last microsecond before D1, D1's first, D2's last, D3's first.
+  ASSERT_TRUE(s->write(
+      ticks({{D1 * day - 1, 1}, {D1 * day, 2}, {(D2 + 1) * day - 1, 3}, {(D2 + 1) * day, 4}})));
+  Checkpoint all = scoped("all", "S", D1 - 1, D3);
+  all.scope.equals = {{"sym", "S"}};
+  all.scope.time_column = "at";
+  ASSERT_TRUE(s->commit(all));
+  Checkpoint mid = all;
+  mid.task_id = "mid";
+  mid.scope.first_day = D1;
+  mid.scope.last_day = D2;
+  ASSERT_TRUE(s->commit(mid));  // no rows: D1 and D2 are emptied
+  ASSERT_TRUE(s->close());
+  EXPECT_EQ(read_rows(ctx.staging_path, "SELECT \"at\", px FROM ticks ORDER BY \"at\""),
+            (std::vector<std::string>{"2024-01-01 23:59:59.999999|1", "2024-01-04 00:00:00|4"}));
+}
+
 TEST(SinkDuckdb, LandedTasksListsMarkersAndRollbackDropsUncommittedRows) {
   TempDir dir;
   SinkContext ctx{dir.path(), dir / "staging.duckdb"};

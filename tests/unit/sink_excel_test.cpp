@@ -1,6 +1,7 @@
 // The excel sink: sheet names and the row-limit split, what a cell can hold, and the life cycle
 // of a workbook rebuilt from the staging store (its contents are read back with openpyxl in
 // tests/integration/sink_excel.sh).
+#include <duckdb.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -258,6 +259,72 @@ TEST(ExcelSink, AWorkbookIsRebuiltOnlyWhenALandingChangedItOrItIsMissing) {
     EXPECT_TRUE(fs::exists(book));
     EXPECT_EQ(s->close().value().files_written, 0);
   }
+}
+
+// The staging table's rows, read by an instance of its own after the sink closed.
+std::vector<std::string> staged_rows(const std::string& store) {
+  duckdb_database db = nullptr;
+  duckdb_connection con = nullptr;
+  std::vector<std::string> out;
+  EXPECT_EQ(duckdb_open(nullptr, &db), DuckDBSuccess);
+  duckdb_connect(db, &con);
+  duckdb_result res;
+  const std::string sql = "ATTACH '" + store +
+                          "' AS s (READ_ONLY); SELECT sym || '|' || day || '|' || close FROM "
+                          "s.bars ORDER BY sym, day";
+  if (duckdb_query(con, sql.c_str(), &res) == DuckDBSuccess) {
+    for (idx_t r = 0; r < duckdb_row_count(&res); ++r) {
+      char* v = duckdb_value_varchar(&res, 0, r);
+      out.push_back(v);
+      duckdb_free(v);
+    }
+  } else {
+    ADD_FAILURE() << duckdb_result_error(&res);
+  }
+  duckdb_destroy_result(&res);
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+  return out;
+}
+
+TEST(ExcelSink, ReplacePartitionReplacesTheTasksRowsAndRebuildsTheWorkbook) {
+  TempDir dir;
+  SinkRegistry reg;
+  register_builtin_sinks(reg);
+  SinkSpec spec;
+  spec.kind = "excel";
+  spec.mode = WriteMode::replace;
+  spec.replace = ReplaceScope::partition;
+  auto scoped = [](std::string task, std::string sym, int first, int last) {
+    Checkpoint c = cp(std::move(task));
+    c.scope.equals = {{"sym", std::move(sym)}};
+    c.scope.time_column = "day";
+    c.scope.first_day = first;
+    c.scope.last_day = last;
+    return c;
+  };
+  const SinkContext ctx{dir / "data", dir / "data/finsync.duckdb"};
+  {
+    auto s = reg.create(spec, ctx).value();
+    ASSERT_TRUE(s->open(bars_table()));
+    ASSERT_TRUE(s->write(bars({{"A", 1, 1.5}, {"A", 2, 2.5}, {"A", 3, 3.5}})));
+    ASSERT_TRUE(s->commit(scoped("a", "A", 1, 3)));
+    ASSERT_TRUE(s->write(bars({{"B", 2, 20.5}})));
+    ASSERT_TRUE(s->commit(scoped("b", "B", 1, 3)));
+    ASSERT_EQ(s->close().value().files_written, 1);
+  }
+  const auto first = stat_of(dir / "data/bars.xlsx");
+  {
+    auto s = reg.create(spec, ctx).value();
+    ASSERT_TRUE(s->open(bars_table()));
+    ASSERT_TRUE(s->write(bars({{"A", 2, 7.5}})));
+    ASSERT_TRUE(s->commit(scoped("a", "A", 2, 3)));
+    ASSERT_EQ(s->close().value().files_written, 1);
+  }
+  EXPECT_NE(stat_of(dir / "data/bars.xlsx").st_ino, first.st_ino);
+  EXPECT_EQ(
+      staged_rows(dir / "data/finsync.duckdb"),
+      (std::vector<std::string>{"A|1970-01-02|1.5", "A|1970-01-03|7.5", "B|1970-01-03|20.5"}));
 }
 
 TEST(ExcelSink, ARejectedValueLandsNothing) {

@@ -2,6 +2,7 @@
 // Files are read back through a separate DuckDB instance, as any consumer would read them.
 #include <duckdb.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -406,6 +407,94 @@ TEST(SinkFiles, ReplaceRemovesTheFilesOfPartitionsThatNoLongerHaveRows) {
   EXPECT_FALSE(fs::exists(dir / "out/ts_code=000001.SZ"));
   EXPECT_EQ(query("SELECT count(*) FROM '" + dir / "out/**/*.parquet'"),
             std::vector<std::string>{"3"});
+}
+
+std::unique_ptr<StagingSink> make_partition_replacer(const std::string& kind,
+                                                     const SinkContext& ctx,
+                                                     std::vector<std::string> partition_by) {
+  SinkRegistry reg;
+  register_builtin_sinks(reg);
+  SinkSpec spec = spec_of(kind, "out", WriteMode::replace, std::move(partition_by));
+  spec.replace = ReplaceScope::partition;
+  auto s = reg.create(spec, ctx);
+  EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message);
+  if (!s) return nullptr;
+  return std::unique_ptr<StagingSink>(dynamic_cast<StagingSink*>(s->release()));
+}
+
+Checkpoint scoped(std::string task, int sym, int first_day, int last_day) {
+  Checkpoint c = cp(std::move(task));
+  c.scope.equals = {{"ts_code", kSymbols[sym]}};
+  c.scope.time_column = "trade_date";
+  c.scope.first_day = first_day;
+  c.scope.last_day = last_day;
+  return c;
+}
+
+// Re-landing one symbol's window rewrites that symbol's file only; the other files keep their
+// bytes and inodes.
+TEST(SinkFiles, ReplacePartitionRewritesOnlyTheFilesOfTheTasksRows) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  {
+    auto s = make_partition_replacer("parquet", ctx, {"ts_code"});
+    ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+    for (int sym = 0; sym < 3; ++sym) {
+      ASSERT_TRUE(s->write(rows_for(sym, kFirst, kFirst + 9)));
+      ASSERT_TRUE(s->commit(scoped("t" + std::to_string(sym), sym, kFirst, kFirst + 9)));
+    }
+    ASSERT_EQ(s->close().value().files_written, 3);
+  }
+  const std::string untouched = dir / "out/ts_code=000001.SZ/data.parquet";
+  const std::string before = slurp(untouched);
+  struct stat st0 {};
+  ASSERT_EQ(::stat(untouched.c_str(), &st0), 0);
+
+  auto s = make_partition_replacer("parquet", ctx, {"ts_code"});
+  ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+  // Symbol 1's days 3..7 again: the vendor now has days 3..5 only, with new values.
+  ASSERT_TRUE(s->write(rows_for(1, kFirst + 3, kFirst + 5, 0.5)));
+  ASSERT_TRUE(s->commit(scoped("t1", 1, kFirst + 3, kFirst + 7)));
+  auto stats = s->close();
+  ASSERT_TRUE(stats) << stats.error().message;
+  EXPECT_EQ(stats->files_written, 1);
+  EXPECT_EQ(stats->partitions_materialized, 1);
+  EXPECT_EQ(slurp(untouched), before);
+  struct stat st1 {};
+  ASSERT_EQ(::stat(untouched.c_str(), &st1), 0);
+  EXPECT_EQ(st1.st_ino, st0.st_ino);
+  EXPECT_EQ(
+      query("SELECT ts_code, count(*), sum(close) FROM " + reader("parquet", dir / "out") +
+            " GROUP BY ALL ORDER BY ALL"),
+      (std::vector<std::string>{"000001.SZ|10|47.5", "600000.SH|8|80035.5", "X/Y|10|200047.5"}));
+  EXPECT_EQ(
+      query("SELECT strftime(trade_date, '%d'), close FROM " + reader("parquet", dir / "out") +
+            " WHERE ts_code = '600000.SH' ORDER BY trade_date"),
+      (std::vector<std::string>{"01|10000.25", "02|10001.25", "03|10002.25", "04|10003.75",
+                                "05|10004.75", "06|10005.75", "09|10008.25", "10|10009.25"}));
+}
+
+// Without partition_by the one file is rewritten from the table, the replaced window included.
+TEST(SinkFiles, ReplacePartitionIntoOneCsvFileIsExact) {
+  TempDir dir;
+  SinkContext ctx{dir.path(), dir / "staging.duckdb"};
+  auto s = make_partition_replacer("csv", ctx, {});
+  ASSERT_TRUE(s->open(bars_table(WriteMode::replace)));
+  ASSERT_TRUE(s->write(rows_for(0, kFirst, kFirst + 2)));
+  ASSERT_TRUE(s->commit(scoped("a", 0, kFirst, kFirst + 2)));
+  ASSERT_TRUE(s->write(rows_for(2, kFirst, kFirst + 1)));
+  ASSERT_TRUE(s->commit(scoped("b", 2, kFirst, kFirst + 2)));
+  ASSERT_TRUE(s->write(rows_for(0, kFirst + 1, kFirst + 1, 1)));
+  ASSERT_TRUE(s->commit(scoped("a", 0, kFirst + 1, kFirst + 2)));
+  auto stats = s->close();
+  ASSERT_TRUE(stats) << stats.error().message;
+  EXPECT_EQ(stats->files_written, 1);
+  EXPECT_EQ(slurp(dir / "out/data.csv"),
+            "ts_code,trade_date,close\n"
+            "000001.SZ,2020-01-01,0.25\n"
+            "000001.SZ,2020-01-02,2.25\n"
+            "X/Y,2020-01-01,20000.25\n"
+            "X/Y,2020-01-02,20001.25\n");
 }
 
 TEST(SinkFiles, ChangingPartitionByRewritesTheWholeOutput) {

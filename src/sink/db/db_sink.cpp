@@ -98,7 +98,10 @@ auto DbSink::with_retries(std::string_view what, F&& step)
     auto s = session();
     if (s) {
       auto r = step(**s);
-      if (r || !is_retryable(r.error())) return r;
+      if (r) return r;
+      // A store over HTTP opens connections as it goes: one refused in the middle of a landing
+      // is the server restarting, like a refused reconnect.
+      if (!is_retryable(r.error()) && r.error().kind != ErrorKind::unreachable) return r;
       err = r.error();
       drop_session();
       lost_ = true;

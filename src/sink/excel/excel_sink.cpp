@@ -197,7 +197,7 @@ class ExcelSink final : public Sink {
 };
 
 Result<std::unique_ptr<Sink>> make_excel_sink(const SinkSpec& spec, const SinkContext& ctx) {
-  if (auto k = check_keys(spec, {"path", "sheets", "sheet_column", "sheet_rows"}); !k)
+  if (auto k = check_keys(spec, {"path", "replace", "sheets", "sheet_column", "sheet_rows"}); !k)
     return fail(k.error());
   auto sheets = option_choice(spec, "sheets", {"one", "per_symbol"}, "one");
   if (!sheets) return fail(sheets.error());
@@ -237,7 +237,8 @@ Result<std::unique_ptr<Sink>> make_excel_sink(const SinkSpec& spec, const SinkCo
   inner.kind = "duckdb";
   inner.table = spec.table;
   inner.mode = spec.mode;
-  for (const char* k : {"kind", "table", "mode"})
+  inner.replace = spec.replace;
+  for (const char* k : {"kind", "table", "mode", "replace"})
     if (auto it = spec.where.find(k); it != spec.where.end()) inner.where[k] = it->second;
   inner.block = spec.block;
   if (ctx.staging_path.empty())

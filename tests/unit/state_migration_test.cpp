@@ -207,7 +207,8 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   EXPECT_EQ((*r1)->finished_at, std::nullopt);
 
   // The migrated store works with the new columns.
-  EXPECT_EQ((*s)->reset_running("daily").value(), 1);
+  EXPECT_EQ((*s)->expire_leases("daily", Clock_t::now()).value(),
+            1);  // no lease: its holder is gone
   Task t = **t1;
   t.requests = 5;
   ASSERT_TRUE((*s)->update_task(t));
@@ -226,6 +227,38 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   EXPECT_EQ(db.rows("SELECT name FROM pragma_index_info('tasks_plan_state') ORDER BY seqno"),
             (std::vector<std::string>{"plan", "state"}));
   EXPECT_EQ(db.one("SELECT state FROM tasks WHERE id = 't2'"), "pending");
+}
+
+// A task a version-3 finsync left running has no lease: the next run may take it at once.
+TEST_F(StateMigrationTest, VersionThreeRunningTaskHasNoLeaseAfterMigration) {
+  ASSERT_EQ(detail::migrate_sqlite_state(path(), 3).value(), 3);
+  {
+    RawDb db(path());
+    ASSERT_EQ(db.exec(R"sql(
+INSERT INTO plans(name, spec_yaml, fingerprint, universe_json, created_at, updated_at)
+VALUES ('daily', 'name: daily', 'fp1', '[]', 1709285400000000, 1709285400000001);
+INSERT INTO tasks(id, plan, params_json, start_day, end_day, state, attempts, updated_at)
+VALUES ('t1', 'daily', '{}', 19723, 19753, 'running', 1, 1709285400000000);
+)sql"),
+              SQLITE_OK)
+        << db.last_error();
+  }
+  auto s = open_sqlite_state(path());
+  ASSERT_TRUE(s) << s.error().message;
+  Task t = (*s)->get_task("t1").value().value();
+  EXPECT_EQ(t.lease_holder, "");
+  EXPECT_EQ(t.lease_until, std::nullopt);
+  EXPECT_EQ(t.page_cursor, "");
+  const TimePoint t0 = TimePoint(1709285400000000us);
+  auto claimed = (*s)->claim_tasks({"t1"}, "h1", t0, t0 + 30s);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  EXPECT_EQ(claimed->size(), 1u);
+  EXPECT_FALSE((*s)->claim_plan_writer("daily", "h1", t0, t0 + 30s).value().has_value());
+  s->reset();
+  RawDb db(path());
+  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "4");
+  EXPECT_EQ(db.rows("SELECT name FROM pragma_index_info('tasks_lease_holder')"),
+            (std::vector<std::string>{"lease_holder"}));
 }
 
 TEST_F(StateMigrationTest, FailedMigrationRollsBackWithItsVersionBump) {

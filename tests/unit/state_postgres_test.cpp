@@ -124,7 +124,8 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   EXPECT_EQ((*r1)->rate_limited, 0);  // new column, default
   EXPECT_EQ((*r1)->finished_at, std::nullopt);
 
-  EXPECT_EQ((*s)->reset_running("daily").value(), 1);
+  EXPECT_EQ((*s)->expire_leases("daily", Clock_t::now()).value(),
+            1);  // no lease: its holder is gone
   Task t = **t1;
   t.requests = 5;
   ASSERT_TRUE((*s)->update_task(t));

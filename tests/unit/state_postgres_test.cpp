@@ -56,18 +56,19 @@ TEST_F(PostgresStateTest, OpenCreatesTheSchemaWithTheLatestVersion) {
             (std::vector<std::string>{"marks", "plans", "quota_blocks", "quota_counters",
                                       "quota_slots", "runs", "schema_version", "tasks"}));
   // Same columns, in the same order, as the SQLite store.
-  EXPECT_EQ(db_.rows("SELECT column_name || ':' || data_type FROM information_schema.columns "
-                     "WHERE table_schema = '" +
-                     db_.schema() + "' AND table_name = 'tasks' ORDER BY ordinal_position"),
-            (std::vector<std::string>{
-                "id:text", "plan:text", "params_json:text", "start_day:integer", "end_day:integer",
-                "state:text", "attempts:integer", "rows:bigint", "bytes:bigint",
-                "duration_ms:bigint", "last_error:text", "resume_at:bigint", "parent:text",
-                "run_id:text", "updated_at:bigint", "requests:bigint"}));
   EXPECT_EQ(
-      db_.rows("SELECT indexname FROM pg_indexes WHERE schemaname = '" + db_.schema() +
-               "' AND indexname NOT LIKE '%pkey' ORDER BY 1"),
-      (std::vector<std::string>{"quota_slots_provider", "runs_plan_started", "tasks_plan_state"}));
+      db_.rows("SELECT column_name || ':' || data_type FROM information_schema.columns "
+               "WHERE table_schema = '" +
+               db_.schema() + "' AND table_name = 'tasks' ORDER BY ordinal_position"),
+      (std::vector<std::string>{
+          "id:text", "plan:text", "params_json:text", "start_day:integer", "end_day:integer",
+          "state:text", "attempts:integer", "rows:bigint", "bytes:bigint", "duration_ms:bigint",
+          "last_error:text", "resume_at:bigint", "parent:text", "run_id:text", "updated_at:bigint",
+          "requests:bigint", "lease_holder:text", "lease_until:bigint", "page_cursor:text"}));
+  EXPECT_EQ(db_.rows("SELECT indexname FROM pg_indexes WHERE schemaname = '" + db_.schema() +
+                     "' AND indexname NOT LIKE '%pkey' ORDER BY 1"),
+            (std::vector<std::string>{"quota_slots_provider", "runs_plan_started",
+                                      "tasks_lease_holder", "tasks_plan_state"}));
 }
 
 TEST_F(PostgresStateTest, WithoutCreateAMissingStoreIsNotFoundAndNothingIsCreated) {

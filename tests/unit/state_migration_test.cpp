@@ -106,9 +106,9 @@ std::string read_text(const fs::path& p) {
 
 TEST_F(StateMigrationTest, MigrationStepsAreNumberedFromOneWithoutGaps) {
   const auto steps = detail::sqlite_migrations();
-  ASSERT_EQ(steps.size(), 4u);
+  ASSERT_EQ(steps.size(), 5u);
   for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i].version, static_cast<int>(i) + 1);
-  EXPECT_EQ(detail::sqlite_schema_version_latest(), 4);
+  EXPECT_EQ(detail::sqlite_schema_version_latest(), 5);
 }
 
 // Released schemas are frozen in tests/data/state/v<N>_schema.txt: a step that was edited after
@@ -174,7 +174,7 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
 
   auto s = open_sqlite_state(path());
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 4);
+  EXPECT_EQ((*s)->schema_version(), 5);
 
   auto t1 = (*s)->get_task("t1");
   ASSERT_TRUE(t1 && t1->has_value()) << (t1 ? "missing" : t1.error().message);
@@ -216,7 +216,7 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   s->reset();
 
   RawDb db(path());
-  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "4");
+  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "5");
   EXPECT_EQ(db.one("SELECT count(*) FROM schema_version"), "1");
   EXPECT_EQ(db.one("SELECT dflt_value || '|' || \"notnull\" FROM pragma_table_info('tasks') "
                    "WHERE name = 'requests'"),
@@ -229,9 +229,9 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   EXPECT_EQ(db.one("SELECT state FROM tasks WHERE id = 't2'"), "pending");
 }
 
-// A task a version-3 finsync left running has no lease: the next run may take it at once.
-TEST_F(StateMigrationTest, VersionThreeRunningTaskHasNoLeaseAfterMigration) {
-  ASSERT_EQ(detail::migrate_sqlite_state(path(), 3).value(), 3);
+// A task a version-4 finsync left running has no lease: the next run may take it at once.
+TEST_F(StateMigrationTest, VersionFourRunningTaskHasNoLeaseAfterMigration) {
+  ASSERT_EQ(detail::migrate_sqlite_state(path(), 4).value(), 4);
   {
     RawDb db(path());
     ASSERT_EQ(db.exec(R"sql(
@@ -256,7 +256,7 @@ VALUES ('t1', 'daily', '{}', 19723, 19753, 'running', 1, 1709285400000000);
   EXPECT_FALSE((*s)->claim_plan_writer("daily", "h1", t0, t0 + 30s).value().has_value());
   s->reset();
   RawDb db(path());
-  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "4");
+  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "5");
   EXPECT_EQ(db.rows("SELECT name FROM pragma_index_info('tasks_lease_holder')"),
             (std::vector<std::string>{"lease_holder"}));
 }
@@ -289,7 +289,7 @@ TEST_F(StateMigrationTest, NewerSchemaIsRejectedAndLeftAlone) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().kind, ErrorKind::invalid_input);
   EXPECT_EQ(s.error().message, "state store " + path() +
-                                   " has schema version 99; this finsync knows up to 4: "
+                                   " has schema version 99; this finsync knows up to 5: "
                                    "upgrade finsync");
   RawDb db(path());
   EXPECT_EQ(db.one("SELECT version FROM schema_version"), "99");
@@ -297,10 +297,10 @@ TEST_F(StateMigrationTest, NewerSchemaIsRejectedAndLeftAlone) {
 
 TEST_F(StateMigrationTest, MigratingToAnOlderVersionLeavesTheFileAsIs) {
   ASSERT_TRUE(open_sqlite_state(path()));
-  EXPECT_EQ(detail::migrate_sqlite_state(path(), 1).value(), 4);
-  auto bad = detail::migrate_sqlite_state(path(), 5);
+  EXPECT_EQ(detail::migrate_sqlite_state(path(), 1).value(), 5);
+  auto bad = detail::migrate_sqlite_state(path(), 6);
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "schema version 5 is not between 1 and 4");
+  EXPECT_EQ(bad.error().message, "schema version 6 is not between 1 and 5");
 }
 
 // Two processes starting on a new file at once: both see the finished schema.
@@ -315,10 +315,10 @@ TEST_F(StateMigrationTest, ConcurrentFirstOpensBothSucceed) {
     tb.join();
     ASSERT_TRUE(a) << a.error().message;
     ASSERT_TRUE(b) << b.error().message;
-    EXPECT_EQ((*a)->schema_version(), 4);
-    EXPECT_EQ((*b)->schema_version(), 4);
+    EXPECT_EQ((*a)->schema_version(), 5);
+    EXPECT_EQ((*b)->schema_version(), 5);
     RawDb db(p);
-    EXPECT_EQ(db.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|4");
+    EXPECT_EQ(db.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|5");
   }
 }
 

@@ -193,9 +193,9 @@ TEST_F(SqliteStateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
   const std::string p = (dir_ / "a" / "b" / "state.db").string();
   auto s = open_sqlite_state(p);
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 4);
+  EXPECT_EQ((*s)->schema_version(), 5);
   EXPECT_TRUE(fs::exists(p));
-  EXPECT_EQ(raw_int(p, "SELECT version FROM schema_version"), 4);
+  EXPECT_EQ(raw_int(p, "SELECT version FROM schema_version"), 5);
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
@@ -209,8 +209,8 @@ TEST_F(SqliteStateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
 TYPED_TEST(StateStoreTest, OpenCreatesTheLatestSchema) {
   auto s = this->open();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 4);
-  EXPECT_EQ(this->backend_.raw_int("SELECT version FROM schema_version"), 4);
+  EXPECT_EQ(s->schema_version(), 5);
+  EXPECT_EQ(this->backend_.raw_int("SELECT version FROM schema_version"), 5);
   EXPECT_EQ(this->backend_.raw_int("SELECT count(*) FROM schema_version"), 1);
 }
 
@@ -895,7 +895,7 @@ TYPED_TEST(StateStoreTest, StateSurvivesReopen) {
   }
   auto s = this->open();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 4);
+  EXPECT_EQ(s->schema_version(), 5);
   EXPECT_EQ(s->get_plan("p").value()->fingerprint, "fp-p");
   EXPECT_EQ(ids(s->list_tasks("p").value()), std::vector<std::string>{"t1"});
   EXPECT_EQ(s->get_run("r1").value()->started_at, kT0);

@@ -261,6 +261,7 @@ int cmd_run(const GlobalOptions& g, const RunArgs& args) {
                         : plan->concurrency > 0 ? plan->concurrency
                                                 : ctx.workspace.concurrency;
   options.replan = args.replan;
+  options.lease = {engine::lease_holder_id(clock), ctx.workspace.lease_duration};
   options.on_progress = [&progress](const engine::Progress& p) { progress.update(p); };
   engine::BackfillResult result;
   auto run_io = [&]() -> bool {

@@ -37,8 +37,14 @@ bool plausible_dsn(const std::string& s) {
 }
 
 void read_state(const MapReader& s, WorkspaceDef& w, std::string& path) {
-  s.allow_only({"kind", "path", "dsn", "password", "schema"});
+  s.allow_only({"kind", "path", "dsn", "password", "schema", "lease"});
   w.state_kind = s.choice("kind", {"sqlite", "postgres"}, "sqlite");
+  w.lease_duration = s.duration_or("lease", w.lease_duration);
+  if (w.lease_duration < std::chrono::seconds(1))
+    raise(s.loc_of("lease"), s.get("lease").Mark(),
+          fmt::format("value '{}' is not valid: expected a duration of at least 1s (a lease is "
+                      "renewed every third of it)",
+                      s.str("lease")));
   const bool pg = w.state_kind == "postgres";
   for (std::string_view key : {"dsn", "password", "schema"}) {
     if (!pg && s.has(key))

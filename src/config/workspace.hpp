@@ -43,8 +43,11 @@ struct WorkspaceDef {
   std::string state_kind = "sqlite";  // sqlite | postgres
   std::string state_path;             // absolute SQLite file (kind sqlite)
   PostgresStateDef state_postgres;    // kind postgres
-  std::string providers_dir;          // absolute; user provider files override built-ins
-  std::string plans_dir;              // absolute
+  // state.lease: how long a task stays a process's without renewal, i.e. how soon another
+  // process takes over the tasks of one that died.
+  std::chrono::milliseconds lease_duration{30'000};
+  std::string providers_dir;  // absolute; user provider files override built-ins
+  std::string plans_dir;      // absolute
   int concurrency = 4;
   int max_attempts = 5;
   std::chrono::milliseconds backoff_initial{500};

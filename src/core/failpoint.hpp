@@ -21,7 +21,7 @@ struct Point {
 
 // The registry: every failpoint there is, and the moment it stands for. Sites name an entry of
 // this list (checked at compile time); FINSYNC_FAILPOINTS may name only these.
-inline constexpr std::array<Point, 5> kPoints{{
+inline constexpr std::array<Point, 6> kPoints{{
     {"engine.fetched_not_landed",
      "a response is parsed into rows; the task is not queued for landing yet"},
     {"sink.inside_staging_write",
@@ -33,6 +33,8 @@ inline constexpr std::array<Point, 5> kPoints{{
      "inside the state store transaction that writes a task, before it commits"},
     {"sink.inside_materialize",
      "before renaming a partition's temp file: earlier partitions are renamed, later ones not"},
+    {"engine.between_pages",
+     "a page of a paginated task is landed with its cursor; the next page is not requested yet"},
 }};
 
 consteval size_t index_of(std::string_view name) {

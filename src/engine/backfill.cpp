@@ -124,6 +124,9 @@ struct RunState {
   size_t refusals_to_stop = 0;
   std::vector<std::string> refused_symbols{};
   plan::CutRules rules{};  // re-splits, widening, rows of answers by date
+  // Tasks another process held when this one came to them: the report then counts what the
+  // store holds at the end, not what this run saw at its start.
+  int64_t elsewhere = 0;
 
   // The first fatal condition wins; every worker stops taking tasks.
   void stop_with(Outcome o, std::string why) {
@@ -146,6 +149,9 @@ struct Landing {
   const RecordBatch* batch;
   Task* task;
   asio::steady_timer* wake;
+  // A page of a task that goes on: its marker is the page's own, so that it never vouches for
+  // the whole task on recovery.
+  int page = 0;
   Result<void> result = {};
   bool done = false;
 };
@@ -185,10 +191,12 @@ Result<void> land_group(BackfillDeps& d, const std::vector<Landing*>& group) {
       }
     }
     sink::Checkpoint cp;
-    cp.task_id = l->task->id;
+    cp.task_id = l->page > 0 ? fmt::format("{}#page{}", l->task->id, l->page) : l->task->id;
+    cp.page = l->page;
     cp.window = fmt::format("{}-{}", dates::format(l->task->start_day, "%Y%m%d"),
                             dates::format(l->task->end_day, "%Y%m%d"));
-    cp.rows = int64_t(l->batch->num_rows());
+    // The task's marker counts every row it landed, earlier pages included: recovery restores it.
+    cp.rows = l->page > 0 ? int64_t(l->batch->num_rows()) : l->task->rows;
     cp.bytes = l->task->bytes;
     cp.scope = task_scope(d.endpoint, *l->task);
     cp.task = l->task;
@@ -213,10 +221,11 @@ Result<void> land_group(BackfillDeps& d, const std::vector<Landing*>& group) {
 // The first worker to arrive while no landing is under way lands everything queued, again and
 // again until the queue is empty; the others wait for their own landing to be done. While one
 // group commits, the next one gathers.
-asio::awaitable<Result<void>> land(RunState& rs, const RecordBatch& batch, Task& done) {
+asio::awaitable<Result<void>> land(RunState& rs, const RecordBatch& batch, Task& done,
+                                   int page = 0) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer wake(ex, asio::steady_timer::time_point::max());
-  Landing mine{&batch, &done, &wake};
+  Landing mine{&batch, &done, &wake, page};
   rs.landing_queue.push_back(&mine);
   if (!rs.landing_busy) {
     rs.landing_busy = true;
@@ -308,6 +317,18 @@ asio::awaitable<void> widen(RunState& rs, const plan::Widening& w, int64_t rows)
                plan::label(plan::param_set(w.merged)), w.merged.id);
 }
 
+// The rows of an answer the task owns: a task over every symbol keeps the universe's, an API
+// without window parameters the task's window.
+RecordBatch kept_rows(RunState& rs, const Task& task, RecordBatch batch) {
+  const config::EndpointDef& ep = rs.deps.endpoint;
+  if (const plan::ParamSet ps = plan::param_set(task); ps.kind == plan::ParamSet::Kind::all) {
+    const int col = batch.schema().index_of(ep.split.symbol_column);
+    batch = rs.rules.keep_universe(batch, col, ps.gen);
+  }
+  if (ep.split_by == "symbol") batch = rows_in_window(ep, batch, task);
+  return batch;
+}
+
 asio::awaitable<void> run_task(RunState& rs, Task task) {
   BackfillDeps& d = rs.deps;
   task.state = TaskState::running;
@@ -318,8 +339,33 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
     co_return;
   }
   provider::Params params = request_params(d.endpoint, d.plan.params, task);
+  // Page checkpoints: in upsert mode a paginated task lands each page with the cursor of the
+  // next (a page landed twice after a crash is upserted, not duplicated), and a task that has a
+  // cursor starts there. Other modes land a task whole.
+  const bool by_page =
+      d.endpoint.pagination.kind != "none" && d.sink_spec.mode == sink::WriteMode::upsert;
+  if (!by_page) task.page_cursor.clear();
+  if (task.page_cursor.empty()) task.rows = task.bytes = 0;
+  int pages = 0;
+  PageHandler on_page = [&rs, &task, &pages](
+                            FetchResult& page,
+                            const std::string& next) -> asio::awaitable<Result<void>> {
+    RecordBatch rows = kept_rows(rs, task, std::move(page.page.batch));
+    task.rows += int64_t(rows.num_rows());
+    task.bytes += page.bytes;
+    task.requests += page.requests;
+    task.page_cursor = next;
+    rs.run.bytes += page.bytes;
+    Result<void> landed = co_await land(rs, rows, task, ++pages);
+    if (!landed) co_return landed;
+    rs.run.rows += int64_t(rows.num_rows());
+    rs.progress.rows += int64_t(rows.num_rows());
+    co_return FINSYNC_FAILPOINT("engine.between_pages");
+  };
+  const PageHandler handler = by_page ? on_page : PageHandler();
   const auto t0 = std::chrono::steady_clock::now();
-  Result<FetchResult> r = co_await d.fetcher.fetch(d.endpoint, std::move(params));
+  Result<FetchResult> r =
+      co_await d.fetcher.fetch(d.endpoint, std::move(params), task.page_cursor, handler);
   task.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
@@ -381,12 +427,7 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
   task.requests += r->requests;
   // The cap applies to the answer as sent; rows outside the task are dropped after.
   const int64_t fetched = int64_t(r->page.batch.num_rows());
-  if (const plan::ParamSet ps = plan::param_set(task); ps.kind == plan::ParamSet::Kind::all) {
-    const int col = r->page.batch.schema().index_of(d.endpoint.split.symbol_column);
-    r->page.batch = rs.rules.keep_universe(r->page.batch, col, ps.gen);
-  }
-  if (d.endpoint.split_by == "symbol")
-    r->page.batch = rows_in_window(d.endpoint, r->page.batch, task);
+  r->page.batch = kept_rows(rs, task, std::move(r->page.batch));
   if (auto f = FINSYNC_FAILPOINT("engine.fetched_not_landed"); !f) {
     rs.stop_with(Outcome::internal, f.error().message);
     co_return;
@@ -428,8 +469,9 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
     co_return;
   }
   task.state = TaskState::succeeded;
-  task.rows = int64_t(batch.num_rows());
-  task.bytes = r->bytes;
+  task.rows += int64_t(batch.num_rows());
+  task.bytes += r->bytes;
+  task.page_cursor.clear();
   task.last_error.clear();
   Result<void> landed = co_await land(rs, batch, task);
   if (!landed) {
@@ -439,12 +481,29 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
   }
   rs.refusals_to_stop = 0;
   ++rs.run.tasks_succeeded;
-  rs.run.rows += task.rows;
-  rs.run.bytes += task.bytes;
-  rs.progress.rows += task.rows;
+  rs.run.rows += int64_t(batch.num_rows());  // earlier pages counted as they landed
+  rs.run.bytes += r->bytes;
+  rs.progress.rows += int64_t(batch.num_rows());
   ++rs.progress.tasks_done;
   if (std::optional<plan::Widening> w = rs.rules.widen_after(task, fetched, rs.queue))
     co_await widen(rs, *w, fetched);
+}
+
+// The task's lease, and the task as the store holds it; nullopt when another process holds it or
+// has finished it.
+asio::awaitable<std::optional<Task>> claim(RunState& rs, const Task& task) {
+  auto job = [&rs, &task]() {
+    const TimePoint now = rs.deps.clock.now();
+    return rs.deps.store.claim_tasks({task.id}, rs.options.lease.holder, now,
+                                     now + rs.options.lease.duration);
+  };
+  Result<std::vector<Task>> r = co_await run_blocking(rs.deps.store_thread, job);
+  if (!r) {
+    rs.stop_with(Outcome::internal, r.error().message);
+    co_return std::nullopt;
+  }
+  if (r->empty()) co_return std::nullopt;
+  co_return std::move(r->front());
 }
 
 asio::awaitable<void> nap(std::chrono::milliseconds d) {
@@ -493,7 +552,13 @@ asio::awaitable<void> worker(RunState& rs, asio::steady_timer& all_done) {
     }
     Task task = std::move(rs.queue.front());
     rs.queue.pop_front();
-    co_await run_task(rs, std::move(task));
+    std::optional<Task> mine = co_await claim(rs, task);
+    if (!mine) {
+      // Another process holds it or has finished it: it is not this one's to fetch.
+      if (!rs.deps.stopping) ++rs.elsewhere;
+      continue;
+    }
+    co_await run_task(rs, std::move(*mine));
     report_progress(rs);
   }
   if (--rs.active_workers == 0) all_done.cancel();
@@ -541,6 +606,131 @@ Result<void> refresh(state::StateStore& store, const config::PlanDef& plan,
   return {};
 }
 
+// Runs `n` workers over the queue until it is empty or the run stops.
+asio::awaitable<void> run_workers(RunState& rs, int n) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+  rs.active_workers = n;
+  for (int i = 0; i < n; ++i)
+    asio::co_spawn(ex, worker(rs, all_done), [](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);
+    });
+  // co_spawn may run a worker inline, so all of them can be done before the first wait.
+  while (rs.active_workers > 0) {
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+bool held_by_other(const Task& t, const std::string& holder, TimePoint now) {
+  return t.state == TaskState::running && !t.lease_holder.empty() && t.lease_holder != holder &&
+         t.lease_until && *t.lease_until > now;
+}
+
+// What the store holds once this process's queue ran dry.
+struct Leftover {
+  int64_t held = 0;  // running under another live holder's lease
+  std::string holder;
+  TimePoint until{};
+  int64_t parked = 0;  // waiting for a quota reset
+  std::optional<TimePoint> resume_at;
+  std::string parked_reason;
+  int64_t total = 0;           // tasks not split
+  int64_t done_elsewhere = 0;  // finished, by an earlier run or another process
+};
+
+// Tasks others held may have come free (their holder died and the leases expired) and new ones
+// may have appeared (their splits): queues what this process may take now.
+asio::awaitable<Result<Leftover>> refill(RunState& rs) {
+  const std::string& holder = rs.options.lease.holder;
+  auto job = [&rs]() -> Result<std::vector<Task>> {
+    auto listed = rs.deps.store.list_tasks(rs.deps.plan.name);
+    if (!listed) return listed;
+    auto freed = release_gone_holders(rs.deps.store, *listed, rs.options.lease.holder);
+    if (!freed) return tl::unexpected(freed.error());
+    auto expired = rs.deps.store.expire_leases(rs.deps.plan.name, rs.deps.clock.now());
+    if (!expired) return tl::unexpected(expired.error());
+    if (*freed == 0 && *expired == 0) return listed;
+    return rs.deps.store.list_tasks(rs.deps.plan.name);
+  };
+  Result<std::vector<Task>> tasks = co_await run_blocking(rs.deps.store_thread, job);
+  if (!tasks) co_return tl::unexpected(tasks.error());
+  const TimePoint now = rs.deps.clock.now();
+  Leftover left;
+  for (auto& t : *tasks) {
+    if (t.state == TaskState::split) continue;
+    ++left.total;
+    if (is_terminal(t.state)) {
+      if (t.run_id != rs.run.id) ++left.done_elsewhere;
+      continue;
+    }
+    if (held_by_other(t, holder, now)) {
+      if (left.held == 0 || *t.lease_until < left.until) {
+        left.holder = t.lease_holder;
+        left.until = *t.lease_until;
+      }
+      ++left.held;
+    } else if (t.state == TaskState::parked && t.resume_at && *t.resume_at > now) {
+      ++left.parked;
+      if (!left.resume_at || *t.resume_at < *left.resume_at) {
+        left.resume_at = t.resume_at;
+        left.parked_reason = t.last_error;
+      }
+    } else if (t.state == TaskState::pending || t.state == TaskState::parked) {
+      rs.queue.push_back(std::move(t));
+    }
+  }
+  co_return left;
+}
+
+// Until the plan is done everywhere: whatever other processes leave behind (tasks of a holder
+// that died, their splits) is taken here; while they still hold tasks, this one waits for them.
+asio::awaitable<void> finish_leftovers(RunState& rs, int workers) {
+  std::string waited_for;
+  while (!rs.deps.stopping &&
+         (rs.outcome == Outcome::done || rs.outcome == Outcome::failed_tasks)) {
+    Result<Leftover> left = co_await refill(rs);
+    if (!left) {
+      rs.stop_with(Outcome::internal, left.error().message);
+      co_return;
+    }
+    if (!rs.queue.empty()) {
+      const auto queued = int64_t(rs.queue.size());
+      const int64_t refused_before = rs.elsewhere;
+      spdlog::info("plan {}: {} tasks came free; taking them", rs.deps.plan.name, queued);
+      co_await run_workers(rs, workers);
+      // Every one went to another process first (a row it was writing): look again later, not
+      // at once.
+      if (rs.elsewhere - refused_before >= queued)
+        co_await nap(std::min(std::chrono::milliseconds(1000), renew_interval(rs.options.lease)));
+      continue;
+    }
+    if (left->held == 0) {
+      if (rs.elsewhere > 0) {
+        // Done between this process and others: the report counts the store's view.
+        rs.run.tasks_total = left->total;
+        rs.run.tasks_skipped = left->done_elsewhere;
+      }
+      if (left->parked > 0) {
+        rs.parked = left->parked;
+        rs.resume_at = left->resume_at;
+        rs.outcome = Outcome::parked;
+        rs.message = left->parked_reason.empty() ? "a quota is spent" : left->parked_reason;
+      }
+      co_return;
+    }
+    rs.elsewhere = std::max<int64_t>(rs.elsewhere, 1);
+    if (waited_for != left->holder) {
+      spdlog::info(
+          "plan {}: waiting for {} tasks leased by another finsync process ({}): it lands them, "
+          "or this one takes them when its lease expires",
+          rs.deps.plan.name, left->held, left->holder);
+      waited_for = left->holder;
+    }
+    co_await nap(std::min(std::chrono::milliseconds(1000), renew_interval(rs.options.lease)));
+  }
+}
+
 }  // namespace
 
 asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions options) {
@@ -586,6 +776,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     record.created_at = deps.clock.now();
   }
   const bool replanning = *existing && record.fingerprint != fingerprint;
+  bool replan_now = replanning;  // only the first preparation resets the tasks
   record.spec_yaml = plan.text;
   record.fingerprint = fingerprint;
   record.updated_at = deps.clock.now();
@@ -645,13 +836,15 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     if (auto r = deps.store.put_run(rs.run); !r) return fail(r.error());
     auto tasks = deps.store.list_tasks(plan.name);
     if (!tasks) return tasks;
-    if (replanning)
+    if (auto g = release_gone_holders(deps.store, *tasks, options.lease.holder); !g)
+      return fail(g.error());
+    if (replan_now)
       if (auto c = deps.store.clear_marks(plan.name); !c) return fail(c.error());
-    if (plan.end_today && !replanning) {
+    if (plan.end_today && !replan_now) {
       auto queued = refresh(deps.store, plan, deps.endpoint, symbols, rs.calendar, *tasks);
       if (!queued) return fail(queued.error());
     }
-    if (replanning) {
+    if (replan_now) {
       // What the plan lands changed: every task is done again, into the new definition.
       std::vector<Task> again;
       for (const auto& t : *tasks) {
@@ -662,6 +855,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
         a.rows = a.bytes = a.duration_ms = a.requests = 0;
         a.last_error.clear();
         a.resume_at.reset();
+        a.page_cursor.clear();
       }
       if (auto u = deps.store.update_tasks(again); !u) return fail(u.error());
     }
@@ -673,7 +867,9 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     else if (*n > 0)
       spdlog::info("planned {} new tasks: {}{}", *n, describe_choice(choice),
                    choice.note.empty() ? "" : "; " + choice.note);
-    if (auto n = deps.store.reset_running(plan.name); !n) return fail(n.error());
+    // Tasks left running by a process that died (its leases expired) are pending again; those
+    // of a live process stay its own.
+    if (auto n = deps.store.expire_leases(plan.name, deps.clock.now()); !n) return fail(n.error());
     auto landed = deps.sink.landed_tasks(landing_key(plan));
     if (!landed) return fail(landed.error());
     auto all = deps.store.list_tasks(plan.name);
@@ -699,6 +895,47 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     finish(Outcome::internal, all.error().message);
     co_return result;
   }
+  replan_now = false;
+
+  // Leases live while this run does; a sink with one writer waits for the plan's writer lease.
+  asio::thread_pool lease_pool(1);
+  bool stop_keeping = false;
+  bool keeping = true;
+  auto lease_ex = co_await asio::this_coro::executor;
+  asio::co_spawn(
+      lease_ex,
+      keep_leases(deps.store, lease_pool, deps.clock, options.lease, stop_keeping, keeping),
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  auto release = [&]() -> asio::awaitable<void> {
+    stop_keeping = true;
+    while (keeping) co_await nap(std::chrono::milliseconds(20));
+    auto job = [&deps, &options]() { return deps.store.release_leases(options.lease.holder); };
+    if (auto r = co_await run_blocking(deps.store_thread, job); !r)
+      spdlog::warn("releasing the task leases failed (they expire by themselves): {}",
+                   r.error().message);
+  };
+  if (!deps.sink.multi_writer()) {
+    Result<bool> writer =
+        co_await take_writer_lease(deps.store, lease_pool, deps.clock, options.lease, plan.name,
+                                   deps.sink_spec.kind, deps.stopping);
+    if (!writer || !*writer) {
+      co_await release();
+      if (!writer)
+        finish(Outcome::internal, writer.error().message);
+      else
+        finish(Outcome::interrupted, "interrupted while waiting for the other process");
+      co_return result;
+    }
+    // The other process may have landed everything meanwhile.
+    all = co_await run_blocking(deps.store_thread, prepare);
+    if (!all) {
+      co_await release();
+      finish(Outcome::internal, all.error().message);
+      co_return result;
+    }
+  }
   const TimePoint now = deps.clock.now();
   int64_t still_parked = 0;
   std::string parked_reason;
@@ -719,7 +956,9 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
         parked_reason = t.last_error;
       }
     }
-    if (runnable)
+    if (held_by_other(t, options.lease.holder, now))
+      ++rs.elsewhere;
+    else if (runnable)
       rs.queue.push_back(std::move(t));
     else if (!waiting)
       ++rs.run.tasks_skipped;
@@ -741,27 +980,23 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
   rs.progress.tasks_done = rs.run.tasks_skipped;
   spdlog::info("plan {}: {} tasks, {} already done, {} to run", plan.name, rs.run.tasks_total,
                rs.run.tasks_skipped, rs.queue.size());
+  if (rs.elsewhere > 0)
+    spdlog::info(
+        "plan {}: {} tasks are leased by another finsync process; this one takes the others "
+        "(the {} sink takes several writers)",
+        plan.name, rs.elsewhere, deps.sink_spec.kind);
   report_progress(rs);
 
   // 4. Workers.
   auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
   const int n = rs.outcome == Outcome::parked ? 0 : std::max(1, options.concurrency);
-  rs.active_workers = n;
   if (n > 0) {
     rs.watching = true;
     asio::co_spawn(ex, watch_control(rs), [](std::exception_ptr e) {
       if (e) std::rethrow_exception(e);
     });
-  }
-  for (int i = 0; i < n; ++i)
-    asio::co_spawn(ex, worker(rs, all_done), [](std::exception_ptr e) {
-      if (e) std::rethrow_exception(e);
-    });
-  // co_spawn may run a worker inline, so all of them can be done before the first wait.
-  while (rs.active_workers > 0) {
-    boost::system::error_code ec;
-    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await run_workers(rs, n);
+    co_await finish_leftovers(rs, n);
   }
 
   rs.stop_watching = true;
@@ -811,6 +1046,8 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
           "fetches them again",
           *provisional, dates::iso(days.published), publication_text(deps.endpoint));
   }
+
+  co_await release();
 
   // 7. Bring derived outputs up to date and close the run.
   auto close_job = [&deps]() { return deps.sink.close(); };

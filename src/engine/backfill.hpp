@@ -11,6 +11,7 @@
 
 #include "config/plan_def.hpp"
 #include "engine/fetcher.hpp"
+#include "engine/leases.hpp"
 #include "sink/sink.hpp"
 #include "state/state_store.hpp"
 
@@ -39,6 +40,7 @@ struct Progress {
 struct BackfillOptions {
   int concurrency = 4;
   bool replan = false;
+  LeaseSettings lease;  // every task is leased before it runs; lease.holder must be set
   std::function<void(const Progress&)> on_progress;  // called on the I/O thread
 };
 

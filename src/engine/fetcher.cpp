@@ -151,43 +151,62 @@ Result<void> Fetcher::read_signals(const net::HttpResponse* response, const Erro
 }
 
 asio::awaitable<Result<FetchResult>> Fetcher::fetch(const config::EndpointDef& endpoint,
-                                                    provider::Params params) {
+                                                    provider::Params params,
+                                                    const std::string& cursor,
+                                                    const PageHandler& on_page) {
   const config::PaginationDef& pg = endpoint.pagination;
   const size_t offset_at = params.size() + 1;
+  int64_t offset = 0;
   if (pg.kind == "offset") {
+    if (!cursor.empty()) {
+      auto [end, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), offset);
+      if (ec != std::errc() || end != cursor.data() + cursor.size() || offset < 0)
+        co_return fail(ErrorKind::internal,
+                       fmt::format("page checkpoint '{}' is not an offset", cursor));
+    }
     params.emplace_back(pg.limit_param, std::to_string(pg.page_size));
-    params.emplace_back(pg.offset_param, "0");
+    params.emplace_back(pg.offset_param, std::to_string(offset));
   }
-  auto request = d_.provider.build_request(endpoint, params);
+  auto request = pg.kind == "next_url" && !cursor.empty()
+                     ? d_.provider.build_follow_request(endpoint, cursor)
+                     : d_.provider.build_request(endpoint, params);
   if (!request) co_return fail(request.error());
   Result<FetchResult> first = co_await fetch_page(endpoint, params, *request);
   if (!first || pg.kind == "none") co_return first;
   // Every page is a request of its own: its own rate-limit slot, retries and count. The planner
-  // bounds a task's rows, so its pages are gathered into one batch.
+  // bounds a task's rows, so without on_page its pages are gathered into one batch.
   FetchResult out = std::move(*first);
-  int64_t offset = 0;
   for (;;) {
     const size_t page_rows = out.last_page_rows;
+    std::string next;
     if (pg.kind == "next_url") {
       if (!out.page.next_cursor) break;
-      auto follow = d_.provider.build_follow_request(endpoint, *out.page.next_cursor);
+      next = *out.page.next_cursor;
+      auto follow = d_.provider.build_follow_request(endpoint, next);
       if (!follow) co_return fail(follow.error());
       request = std::move(follow);
     } else {
       if (int64_t(page_rows) < pg.page_size) break;
       offset += pg.page_size;
-      params[offset_at].second = std::to_string(offset);
+      next = std::to_string(offset);
+      params[offset_at].second = next;
       request = d_.provider.build_request(endpoint, params);
       if (!request) co_return fail(request.error());
     }
-    Result<FetchResult> next = co_await fetch_page(endpoint, params, *request);
-    if (!next) co_return next;
-    out.page.batch.append_rows(next->page.batch, 0, next->page.batch.num_rows());
-    out.page.next_cursor = std::move(next->page.next_cursor);
-    out.last_page_rows = next->last_page_rows;
-    out.bytes += next->bytes;
-    out.requests += next->requests;
-    out.attempts += next->attempts;
+    if (on_page) {
+      FetchResult page = std::move(out);
+      out = FetchResult{};
+      out.page.batch = RecordBatch(page.page.batch.schema());
+      if (auto h = co_await on_page(page, next); !h) co_return fail(h.error());
+    }
+    Result<FetchResult> next_page = co_await fetch_page(endpoint, params, *request);
+    if (!next_page) co_return next_page;
+    out.page.batch.append_rows(next_page->page.batch, 0, next_page->page.batch.num_rows());
+    out.page.next_cursor = std::move(next_page->page.next_cursor);
+    out.last_page_rows = next_page->last_page_rows;
+    out.bytes += next_page->bytes;
+    out.requests += next_page->requests;
+    out.attempts += next_page->attempts;
   }
   co_return out;
 }

@@ -5,8 +5,10 @@
 // map responses.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <random>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -54,14 +56,23 @@ struct FetcherDeps {
   const std::atomic<bool>& stopping;
 };
 
+// A paginated answer's pages before the last, one at a time: the page (its rows, bytes and
+// requests) and the cursor of the page after it. An error stops the fetch with that error.
+using PageHandler =
+    std::function<boost::asio::awaitable<Result<void>>(FetchResult& page, const std::string& next)>;
+
 class Fetcher {
  public:
   Fetcher(FetcherDeps deps, RetryPolicy policy);
 
   // quota_exhausted (retry_at = the reset) when a quota window is spent: nothing was sent.
-  // Follows the endpoint's pagination to the last page.
+  // Follows the endpoint's pagination to the last page, starting at `cursor` when it is set (a
+  // page checkpoint: the next_url, or the offset as a number). With `on_page`, each page that
+  // has a successor goes to it and leaves the result, which then holds the last page only.
   boost::asio::awaitable<Result<FetchResult>> fetch(const config::EndpointDef& endpoint,
-                                                    provider::Params params);
+                                                    provider::Params params,
+                                                    const std::string& cursor = {},
+                                                    const PageHandler& on_page = {});
 
   // `finsync pause`: a request not admitted yet waits until the hold is lifted (a stop still
   // ends the wait). Requests in flight are not touched.

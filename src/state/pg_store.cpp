@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/failpoint.hpp"
+#include "core/json_escape.hpp"
 #include "state/pg_conn.hpp"
 #include "state/pg_ledger.hpp"
 #include "state/pg_store_internal.hpp"
@@ -24,7 +25,7 @@ namespace {
 
 // Numbered like the SQLite steps: version N has the same tables and columns in both stores.
 // Never edit a released step; append one.
-constexpr std::array<Migration, 4> kMigrations{{
+constexpr std::array<Migration, 5> kMigrations{{
     {1, "initial schema: plans, tasks, runs",
      R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
@@ -119,6 +120,15 @@ CREATE TABLE marks(
   updated_at BIGINT NOT NULL,
   PRIMARY KEY(plan, param_set)
 );
+)sql"},
+    {5, "task leases, plan writer leases, page checkpoints",
+     R"sql(
+ALTER TABLE tasks ADD COLUMN lease_holder TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN lease_until BIGINT;
+ALTER TABLE tasks ADD COLUMN page_cursor TEXT NOT NULL DEFAULT '';
+ALTER TABLE plans ADD COLUMN writer TEXT NOT NULL DEFAULT '';
+ALTER TABLE plans ADD COLUMN writer_until BIGINT;
+CREATE INDEX tasks_lease_holder ON tasks(lease_holder) WHERE lease_holder <> '';
 )sql"},
 }};
 
@@ -267,7 +277,7 @@ Result<std::pair<Conn, int>> open_conn(const PostgresStateOptions& o, int target
 
 constexpr const char* kTaskColumns =
     "id, plan, params_json, start_day, end_day, state, attempts, rows, bytes, duration_ms, "
-    "requests, last_error, resume_at, parent, run_id";
+    "requests, last_error, resume_at, parent, run_id, lease_holder, lease_until, page_cursor";
 
 Result<Task> read_task(const Conn& c, const Rows& r, int i) {
   Task t;
@@ -292,6 +302,9 @@ Result<Task> read_task(const Conn& c, const Rows& r, int i) {
   if (!r.is_null(i, 12)) t.resume_at = from_micros(r.int64(i, 12));
   t.parent = r.text(i, 13);
   t.run_id = r.text(i, 14);
+  t.lease_holder = r.text(i, 15);
+  if (!r.is_null(i, 16)) t.lease_until = from_micros(r.int64(i, 16));
+  t.page_cursor = r.text(i, 17);
   return t;
 }
 
@@ -385,38 +398,66 @@ std::string insert_tasks_sql(size_t n) {
   return sql;
 }
 
+// A task that leaves `running` leaves its lease too.
 constexpr const char* kUpdateTask =
     "UPDATE tasks SET state = $2, attempts = $3, rows = $4, bytes = $5, duration_ms = $6, "
-    "requests = $7, last_error = $8, resume_at = $9, run_id = $10, updated_at = $11 "
-    "WHERE id = $1";
+    "requests = $7, last_error = $8, resume_at = $9, run_id = $10, updated_at = $11, "
+    "page_cursor = $12, lease_holder = CASE WHEN $2 = 'running' THEN lease_holder ELSE '' END, "
+    "lease_until = CASE WHEN $2 = 'running' THEN lease_until ELSE NULL END WHERE id = $1";
 
 // The parameters of kUpdateTask: update_task and update_task_on send the same statement.
 std::vector<Param> update_task_params(const Task& t, TaskState state) {
   return {
-      t.id,       to_string(state), int64_t{t.attempts},     t.rows,   t.bytes,     t.duration_ms,
-      t.requests, t.last_error,     opt_micros(t.resume_at), t.run_id, now_micros()};
+      t.id,       to_string(state), int64_t{t.attempts},     t.rows,   t.bytes,      t.duration_ms,
+      t.requests, t.last_error,     opt_micros(t.resume_at), t.run_id, now_micros(), t.page_cursor};
+}
+
+// The ids ($1, a JSON array of strings) free for `holder` ($2) at `now` ($3): nobody's,
+// expired, or its own. SKIP LOCKED passes over rows another worker is claiming or writing right
+// now instead of queueing behind it; the row lock, and the re-check of the condition on the
+// newest row version that READ COMMITTED does after a wait, make two claims of one task
+// impossible.
+const std::string kClaimTasks =
+    std::string(
+        "UPDATE tasks SET state = 'running', lease_holder = $2, lease_until = $4, "
+        "updated_at = $5 WHERE id IN (SELECT id FROM tasks WHERE id IN "
+        "(SELECT json_array_elements_text($1::json)) AND "
+        "state IN ('pending', 'failed', 'parked', 'running') AND "
+        "(lease_holder = '' OR lease_holder = $2 OR lease_until IS NULL OR lease_until <= $3) "
+        "FOR UPDATE SKIP LOCKED) RETURNING ") +
+    kTaskColumns;
+
+std::string json_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"' + json_escape(items[i]) + '"';
+  }
+  return out + "]";
 }
 
 // update_tasks: kUpdateTask for `n` tasks in one statement, their values joined by id.
-constexpr int kUpdateParams = 11;
+constexpr int kUpdateParams = 12;
 std::string update_tasks_sql(size_t n) {
   std::string sql =
       "UPDATE tasks AS t SET state = v.state, attempts = v.attempts, rows = v.rows, "
       "bytes = v.bytes, duration_ms = v.duration_ms, requests = v.requests, "
       "last_error = v.last_error, resume_at = v.resume_at, run_id = v.run_id, "
-      "updated_at = v.updated_at FROM (VALUES ";
+      "updated_at = v.updated_at, page_cursor = v.page_cursor, "
+      "lease_holder = CASE WHEN v.state = 'running' THEN t.lease_holder ELSE '' END, "
+      "lease_until = CASE WHEN v.state = 'running' THEN t.lease_until ELSE NULL END FROM (VALUES ";
   for (size_t i = 0; i < n; ++i) {
     const size_t b = i * kUpdateParams;
     // The first row's casts type the columns of VALUES.
     sql += fmt::format(
         "{}(${}::text, ${}::text, ${}::bigint, ${}::bigint, ${}::bigint, ${}::bigint, ${}::bigint, "
-        "${}::text, ${}::bigint, ${}::text, ${}::bigint)",
+        "${}::text, ${}::bigint, ${}::text, ${}::bigint, ${}::text)",
         i == 0 ? "" : ", ", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10,
-        b + 11);
+        b + 11, b + 12);
   }
   sql +=
       ") AS v(id, state, attempts, rows, bytes, duration_ms, requests, last_error, resume_at, "
-      "run_id, updated_at) WHERE t.id = v.id";
+      "run_id, updated_at, page_cursor) WHERE t.id = v.id";
   return sql;
 }
 
@@ -606,17 +647,98 @@ class PostgresStateStore final : public StateStore {
     });
   }
 
-  Result<int64_t> reset_running(const std::string& plan) override {
-    return operation([&]() -> Result<int64_t> {
-      auto tx = Transaction::begin(conn_, "reset_running");
+  Result<std::vector<Task>> claim_tasks(const std::vector<std::string>& ids,
+                                        const std::string& holder, TimePoint now,
+                                        TimePoint until) override {
+    if (ids.empty()) return std::vector<Task>();
+    return operation([&]() -> Result<std::vector<Task>> {
+      auto tx = Transaction::begin(conn_, "claim_tasks");
       if (!tx) return tl::unexpected(tx.error());
-      auto r = conn_.exec("reset_running",
-                          "UPDATE tasks SET state = 'pending', updated_at = $2 "
-                          "WHERE plan = $1 AND state = 'running'",
-                          {plan, now_micros()});
+      auto r =
+          conn_.exec("claim_tasks", kClaimTasks.c_str(),
+                     {json_array(ids), holder, to_micros(now), to_micros(until), now_micros()});
+      if (!r) return tl::unexpected(r.error());
+      auto tasks = read_tasks(conn_, *r);
+      if (!tasks) return tasks;
+      if (auto c = tx->commit(); !c) return tl::unexpected(c.error());
+      return tasks;
+    });
+  }
+
+  Result<int64_t> renew_leases(const std::string& holder, TimePoint until) override {
+    return operation([&]() -> Result<int64_t> {
+      auto tx = Transaction::begin(conn_, "renew_leases");
+      if (!tx) return tl::unexpected(tx.error());
+      auto r =
+          conn_.exec("renew_leases", "UPDATE tasks SET lease_until = $2 WHERE lease_holder = $1",
+                     {holder, to_micros(until)});
+      if (!r) return tl::unexpected(r.error());
+      auto w = conn_.exec("renew_leases", "UPDATE plans SET writer_until = $2 WHERE writer = $1",
+                          {holder, to_micros(until)});
+      if (!w) return tl::unexpected(w.error());
+      if (auto c = tx->commit(); !c) return tl::unexpected(c.error());
+      return r->affected();
+    });
+  }
+
+  Result<void> release_leases(const std::string& holder) override {
+    return operation([&]() -> Result<void> {
+      auto tx = Transaction::begin(conn_, "release_leases");
+      if (!tx) return tl::unexpected(tx.error());
+      auto r = conn_.exec(
+          "release_leases",
+          "UPDATE tasks SET state = CASE WHEN state = 'running' THEN 'pending' ELSE state END, "
+          "lease_holder = '', lease_until = NULL, updated_at = $2 WHERE lease_holder = $1",
+          {holder, now_micros()});
+      if (!r) return tl::unexpected(r.error());
+      auto w = conn_.exec("release_leases",
+                          "UPDATE plans SET writer = '', writer_until = NULL WHERE writer = $1",
+                          {holder});
+      if (!w) return tl::unexpected(w.error());
+      return tx->commit();
+    });
+  }
+
+  Result<int64_t> expire_leases(const std::string& plan, TimePoint now) override {
+    return operation([&]() -> Result<int64_t> {
+      auto tx = Transaction::begin(conn_, "expire_leases");
+      if (!tx) return tl::unexpected(tx.error());
+      auto r = conn_.exec("expire_leases",
+                          "UPDATE tasks SET state = 'pending', lease_holder = '', "
+                          "lease_until = NULL, updated_at = $3 WHERE plan = $1 AND "
+                          "state = 'running' AND (lease_holder = '' OR lease_until IS NULL OR "
+                          "lease_until <= $2)",
+                          {plan, to_micros(now), now_micros()});
       if (!r) return tl::unexpected(r.error());
       if (auto c = tx->commit(); !c) return tl::unexpected(c.error());
       return r->affected();
+    });
+  }
+
+  Result<std::optional<Lease>> claim_plan_writer(const std::string& plan, const std::string& holder,
+                                                 TimePoint now, TimePoint until) override {
+    return operation([&]() -> Result<std::optional<Lease>> {
+      auto tx = Transaction::begin(conn_, "claim_plan_writer");
+      if (!tx) return tl::unexpected(tx.error());
+      auto r = conn_.exec("claim_plan_writer",
+                          "UPDATE plans SET writer = $2, writer_until = $4 WHERE name = $1 AND "
+                          "(writer = '' OR writer = $2 OR writer_until IS NULL OR "
+                          "writer_until <= $3)",
+                          {plan, holder, to_micros(now), to_micros(until)});
+      if (!r) return tl::unexpected(r.error());
+      if (r->affected() > 0) {
+        if (auto c = tx->commit(); !c) return tl::unexpected(c.error());
+        return std::optional<Lease>();
+      }
+      auto s = conn_.exec("claim_plan_writer",
+                          "SELECT writer, writer_until FROM plans WHERE name = $1", {plan});
+      if (!s) return tl::unexpected(s.error());
+      if (s->size() == 0)
+        return fail(ErrorKind::not_found,
+                    fmt::format("{}: no plan named '{}'", conn_.label(), plan));
+      Lease held{s->text(0, 0), s->is_null(0, 1) ? TimePoint{} : from_micros(s->int64(0, 1))};
+      if (auto c = tx->commit(); !c) return tl::unexpected(c.error());
+      return std::optional<Lease>(std::move(held));
     });
   }
 

@@ -23,7 +23,7 @@ namespace detail {
 namespace {
 
 // Version 1 is the schema of the first release. Never edit a released step; append one.
-constexpr std::array<Migration, 4> kMigrations{{
+constexpr std::array<Migration, 5> kMigrations{{
     {1, "initial schema: plans, tasks, runs",
      R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
@@ -118,6 +118,15 @@ CREATE TABLE marks(
   updated_at INTEGER NOT NULL,
   PRIMARY KEY(plan, param_set)
 );
+)sql"},
+    {5, "task leases, plan writer leases, page checkpoints",
+     R"sql(
+ALTER TABLE tasks ADD COLUMN lease_holder TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN lease_until INTEGER;
+ALTER TABLE tasks ADD COLUMN page_cursor TEXT NOT NULL DEFAULT '';
+ALTER TABLE plans ADD COLUMN writer TEXT NOT NULL DEFAULT '';
+ALTER TABLE plans ADD COLUMN writer_until INTEGER;
+CREATE INDEX tasks_lease_holder ON tasks(lease_holder) WHERE lease_holder <> '';
 )sql"},
 }};
 
@@ -303,7 +312,7 @@ Result<Db> open_db(const std::string& path, int target) {
 
 constexpr const char* kTaskColumns =
     "id, plan, params_json, start_day, end_day, state, attempts, rows, bytes, duration_ms, "
-    "requests, last_error, resume_at, parent, run_id";
+    "requests, last_error, resume_at, parent, run_id, lease_holder, lease_until, page_cursor";
 
 Result<Task> read_task(const Db& db, const Query& q) {
   Task t;
@@ -328,6 +337,9 @@ Result<Task> read_task(const Db& db, const Query& q) {
   if (!q.is_null(12)) t.resume_at = from_micros(q.int64(12));
   t.parent = q.text(13);
   t.run_id = q.text(14);
+  t.lease_holder = q.text(15);
+  if (!q.is_null(16)) t.lease_until = from_micros(q.int64(16));
+  t.page_cursor = q.text(17);
   return t;
 }
 
@@ -391,10 +403,22 @@ constexpr const char* kInsertTask =
     "rows, bytes, duration_ms, requests, last_error, resume_at, parent, run_id, updated_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
+// A task that leaves `running` leaves its lease too.
 constexpr const char* kUpdateTask =
     "UPDATE tasks SET state = ?2, attempts = ?3, rows = ?4, bytes = ?5, duration_ms = ?6, "
-    "requests = ?7, last_error = ?8, resume_at = ?9, run_id = ?10, updated_at = ?11 "
-    "WHERE id = ?1";
+    "requests = ?7, last_error = ?8, resume_at = ?9, run_id = ?10, updated_at = ?11, "
+    "page_cursor = ?12, lease_holder = CASE WHEN ?2 = 'running' THEN lease_holder ELSE '' END, "
+    "lease_until = CASE WHEN ?2 = 'running' THEN lease_until ELSE NULL END WHERE id = ?1";
+
+// Free for `holder` at `now`: nobody's, expired, or its own.
+constexpr const char* kClaimTask =
+    "UPDATE tasks SET state = 'running', lease_holder = ?2, lease_until = ?4, updated_at = ?5 "
+    "WHERE id = ?1 AND state IN ('pending', 'failed', 'parked', 'running') AND "
+    "(lease_holder = '' OR lease_holder = ?2 OR lease_until IS NULL OR lease_until <= ?3)";
+
+constexpr const char* kClaimWriter =
+    "UPDATE plans SET writer = ?2, writer_until = ?4 WHERE name = ?1 AND "
+    "(writer = '' OR writer = ?2 OR writer_until IS NULL OR writer_until <= ?3)";
 
 class SqliteStateStore final : public StateStore {
  public:
@@ -580,19 +604,113 @@ class SqliteStateStore final : public StateStore {
     return true;
   }
 
-  Result<int64_t> reset_running(const std::string& plan) override {
+  Result<std::vector<Task>> claim_tasks(const std::vector<std::string>& ids,
+                                        const std::string& holder, TimePoint now,
+                                        TimePoint until) override {
+    std::vector<Task> out;
+    if (ids.empty()) return out;
     std::lock_guard lock(mu_);
-    auto tx = Transaction::begin(db_, "reset_running");
+    // BEGIN IMMEDIATE holds the write lock from the first check: no other process claims between
+    // a task's check and its update.
+    auto tx = Transaction::begin(db_, "claim_tasks");
+    if (!tx) return tl::unexpected(tx.error());
+    for (const auto& id : ids) {
+      auto q = db_.query(kClaimTask, "claim_tasks");
+      if (!q) return tl::unexpected(q.error());
+      auto r = q->bind(1, id)
+                   .bind(2, holder)
+                   .bind(3, to_micros(now))
+                   .bind(4, to_micros(until))
+                   .bind(5, now_micros())
+                   .run();
+      if (!r) return tl::unexpected(r.error());
+      if (db_.changes() == 0) continue;
+      auto s = db_.query(kSelectTask, "claim_tasks");
+      if (!s) return tl::unexpected(s.error());
+      auto row = s->bind(1, id).step();
+      if (!row) return tl::unexpected(row.error());
+      auto t = read_task(db_, *s);
+      if (!t) return tl::unexpected(t.error());
+      out.push_back(std::move(*t));
+    }
+    if (auto r = tx->commit(); !r) return tl::unexpected(r.error());
+    return out;
+  }
+
+  Result<int64_t> renew_leases(const std::string& holder, TimePoint until) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_, "renew_leases");
+    if (!tx) return tl::unexpected(tx.error());
+    auto q = db_.query("UPDATE tasks SET lease_until = ?2 WHERE lease_holder = ?1", "renew_leases");
+    if (!q) return tl::unexpected(q.error());
+    if (auto r = q->bind(1, holder).bind(2, to_micros(until)).run(); !r)
+      return tl::unexpected(r.error());
+    const int64_t n = db_.changes();
+    auto w = db_.query("UPDATE plans SET writer_until = ?2 WHERE writer = ?1", "renew_leases");
+    if (!w) return tl::unexpected(w.error());
+    if (auto r = w->bind(1, holder).bind(2, to_micros(until)).run(); !r)
+      return tl::unexpected(r.error());
+    if (auto r = tx->commit(); !r) return tl::unexpected(r.error());
+    return n;
+  }
+
+  Result<void> release_leases(const std::string& holder) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_, "release_leases");
     if (!tx) return tl::unexpected(tx.error());
     auto q = db_.query(
-        "UPDATE tasks SET state = 'pending', updated_at = ?2 WHERE plan = ?1 AND state = "
-        "'running'",
-        "reset_running");
+        "UPDATE tasks SET state = CASE WHEN state = 'running' THEN 'pending' ELSE state END, "
+        "lease_holder = '', lease_until = NULL, updated_at = ?2 WHERE lease_holder = ?1",
+        "release_leases");
     if (!q) return tl::unexpected(q.error());
-    if (auto r = q->bind(1, plan).bind(2, now_micros()).run(); !r) return tl::unexpected(r.error());
+    if (auto r = q->bind(1, holder).bind(2, now_micros()).run(); !r) return r;
+    auto w = db_.query("UPDATE plans SET writer = '', writer_until = NULL WHERE writer = ?1",
+                       "release_leases");
+    if (!w) return tl::unexpected(w.error());
+    if (auto r = w->bind(1, holder).run(); !r) return r;
+    return tx->commit();
+  }
+
+  Result<int64_t> expire_leases(const std::string& plan, TimePoint now) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_, "expire_leases");
+    if (!tx) return tl::unexpected(tx.error());
+    auto q = db_.query(
+        "UPDATE tasks SET state = 'pending', lease_holder = '', lease_until = NULL, "
+        "updated_at = ?3 WHERE plan = ?1 AND state = 'running' AND "
+        "(lease_holder = '' OR lease_until IS NULL OR lease_until <= ?2)",
+        "expire_leases");
+    if (!q) return tl::unexpected(q.error());
+    if (auto r = q->bind(1, plan).bind(2, to_micros(now)).bind(3, now_micros()).run(); !r)
+      return tl::unexpected(r.error());
     const int64_t n = db_.changes();
     if (auto r = tx->commit(); !r) return tl::unexpected(r.error());
     return n;
+  }
+
+  Result<std::optional<Lease>> claim_plan_writer(const std::string& plan, const std::string& holder,
+                                                 TimePoint now, TimePoint until) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_, "claim_plan_writer");
+    if (!tx) return tl::unexpected(tx.error());
+    auto q = db_.query(kClaimWriter, "claim_plan_writer");
+    if (!q) return tl::unexpected(q.error());
+    auto r =
+        q->bind(1, plan).bind(2, holder).bind(3, to_micros(now)).bind(4, to_micros(until)).run();
+    if (!r) return tl::unexpected(r.error());
+    if (db_.changes() > 0) {
+      if (auto c = tx->commit(); !c) return tl::unexpected(c.error());
+      return std::optional<Lease>();
+    }
+    auto s =
+        db_.query("SELECT writer, writer_until FROM plans WHERE name = ?1", "claim_plan_writer");
+    if (!s) return tl::unexpected(s.error());
+    auto row = s->bind(1, plan).step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row)
+      return fail(ErrorKind::not_found, fmt::format("{}: no plan named '{}'", db_.label(), plan));
+    Lease held{s->text(0), s->is_null(1) ? TimePoint{} : from_micros(s->int64(1))};
+    return std::optional<Lease>(std::move(held));
   }
 
   Result<void> put_run(const RunRecord& run) override {
@@ -755,6 +873,7 @@ class SqliteStateStore final : public StateStore {
                  .bind(9, opt_micros(t.resume_at))
                  .bind(10, t.run_id)
                  .bind(11, now_micros())
+                 .bind(12, t.page_cursor)
                  .run();
     if (!r) return r;
     if (db_.changes() == 0) {

@@ -46,6 +46,12 @@ struct RunRecord {
   std::string error;
 };
 
+// Who holds a lease and until when.
+struct Lease {
+  std::string holder;
+  TimePoint until{};
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -72,8 +78,29 @@ class StateStore {
   // Atomically marks `parts` split and inserts `merged` (one wider window over them), only if
   // every part is still pending and `merged`'s id is new; false (nothing changed) otherwise.
   virtual Result<bool> merge_tasks(const std::vector<Task>& parts, const Task& merged) = 0;
-  // Tasks left `running` by a process that died go back to pending; returns how many.
-  virtual Result<int64_t> reset_running(const std::string& plan) = 0;
+
+  // Leases. Times are the caller's clock: processes sharing a store need synchronised clocks.
+  // Claims each of `ids` that may run (pending, failed, parked or running) and whose lease is
+  // free (none, expired at `now`, or `holder`'s own): it becomes running, leased to `holder`
+  // until `until`. Returns the claimed tasks as stored; ids another live holder leases, done or
+  // unknown are left out. Two holders never both claim one task.
+  virtual Result<std::vector<Task>> claim_tasks(const std::vector<std::string>& ids,
+                                                const std::string& holder, TimePoint now,
+                                                TimePoint until) = 0;
+  // Moves every lease `holder` has (tasks and plan writers) to `until`; returns how many tasks.
+  virtual Result<int64_t> renew_leases(const std::string& holder, TimePoint until) = 0;
+  // Ends every lease of `holder`: its running tasks go back to pending, its plan writer leases
+  // are free.
+  virtual Result<void> release_leases(const std::string& holder) = 0;
+  // Tasks of `plan` left running without a live lease at `now` (their holder died) go back to
+  // pending; returns how many. A running task of a live holder stays as it is.
+  virtual Result<int64_t> expire_leases(const std::string& plan, TimePoint now) = 0;
+  // The plan's writer lease, for sinks that take one writer: taken (or renewed) when free,
+  // expired at `now` or `holder`'s own, and nullopt returned; otherwise the lease that holds it.
+  // not_found when no such plan.
+  virtual Result<std::optional<Lease>> claim_plan_writer(const std::string& plan,
+                                                         const std::string& holder, TimePoint now,
+                                                         TimePoint until) = 0;
 
   virtual Result<void> put_run(const RunRecord& run) = 0;  // insert or update
   virtual Result<std::optional<RunRecord>> get_run(const std::string& id) = 0;

@@ -46,6 +46,13 @@ struct Task {
   std::optional<TimePoint> resume_at;
   std::string parent;  // id of the task this one was split from
   std::string run_id;  // run that last touched it
+  // The process working on it and until when, unless renewed; empty/nullopt: nobody. Written by
+  // the lease calls only; update_task clears it when the task leaves `running`.
+  std::string lease_holder;
+  std::optional<TimePoint> lease_until;
+  // Page checkpoint of a paginated task: where its next page starts ("": page one). `rows` and
+  // `bytes` count the pages landed before it.
+  std::string page_cursor;
 };
 
 }  // namespace finsync::state

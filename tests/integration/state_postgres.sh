@@ -33,7 +33,7 @@ assert_eq 0 "$(psql_q "SELECT count(*) FROM pg_namespace WHERE nspname = '$SCHEM
 
 "$FINSYNC" -w "$WS" run db >"$WORK/run1.out" 2>"$WORK/run1.err" || fail "run exited $?: $(tail -5 "$WORK/run1.err")"
 [[ -d "$WS/state" ]] && fail "a SQLite state file was written: $(ls "$WS/state")"
-assert_eq 4 "$(psql_q "SELECT version FROM $SCHEMA.schema_version")" "schema version"
+assert_eq 5 "$(psql_q "SELECT version FROM $SCHEMA.schema_version")" "schema version"
 assert_eq "daily-db" "$(psql_q "SELECT name FROM $SCHEMA.plans")" "plan"
 tasks=$(psql_q "SELECT count(*) FROM $SCHEMA.tasks WHERE state <> 'split'")
 [[ $tasks -gt 0 ]] || fail "no tasks"

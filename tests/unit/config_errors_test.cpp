@@ -212,6 +212,18 @@ TEST(ConfigErrors, PostgresStateParses) {
   EXPECT_EQ(s->state_kind, "sqlite");
 }
 
+TEST(ConfigErrors, StateLeaseIsADurationOfAtLeastOneSecond) {
+  auto w = workspace_from("state: { kind: sqlite, lease: 2m }\n");
+  ASSERT_TRUE(w.has_value()) << w.error().message;
+  EXPECT_EQ(w->lease_duration, std::chrono::minutes(2));
+  auto d = workspace_from("data_dir: d\n");
+  ASSERT_TRUE(d.has_value()) << d.error().message;
+  EXPECT_EQ(d->lease_duration, std::chrono::seconds(30));
+  EXPECT_EQ(workspace_error("state: { lease: 500ms }\n"),
+            "finsync.yaml:1:17: state.lease: value '500ms' is not valid: expected a duration of at "
+            "least 1s (a lease is renewed every third of it)");
+}
+
 TEST(ConfigErrors, StateKindAndKeysAreChecked) {
   EXPECT_EQ(workspace_error("state: { kind: mysql }\n"),
             "finsync.yaml:1:16: state.kind: value 'mysql' is not valid: expected one of sqlite, "

@@ -106,9 +106,9 @@ std::string read_text(const fs::path& p) {
 
 TEST_F(StateMigrationTest, MigrationStepsAreNumberedFromOneWithoutGaps) {
   const auto steps = detail::sqlite_migrations();
-  ASSERT_EQ(steps.size(), 4u);
+  ASSERT_EQ(steps.size(), 5u);
   for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i].version, static_cast<int>(i) + 1);
-  EXPECT_EQ(detail::sqlite_schema_version_latest(), 4);
+  EXPECT_EQ(detail::sqlite_schema_version_latest(), 5);
 }
 
 // Released schemas are frozen in tests/data/state/v<N>_schema.txt: a step that was edited after
@@ -174,7 +174,7 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
 
   auto s = open_sqlite_state(path());
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 4);
+  EXPECT_EQ((*s)->schema_version(), 5);
 
   auto t1 = (*s)->get_task("t1");
   ASSERT_TRUE(t1 && t1->has_value()) << (t1 ? "missing" : t1.error().message);
@@ -207,7 +207,8 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   EXPECT_EQ((*r1)->finished_at, std::nullopt);
 
   // The migrated store works with the new columns.
-  EXPECT_EQ((*s)->reset_running("daily").value(), 1);
+  EXPECT_EQ((*s)->expire_leases("daily", Clock_t::now()).value(),
+            1);  // no lease: its holder is gone
   Task t = **t1;
   t.requests = 5;
   ASSERT_TRUE((*s)->update_task(t));
@@ -215,7 +216,7 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   s->reset();
 
   RawDb db(path());
-  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "4");
+  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "5");
   EXPECT_EQ(db.one("SELECT count(*) FROM schema_version"), "1");
   EXPECT_EQ(db.one("SELECT dflt_value || '|' || \"notnull\" FROM pragma_table_info('tasks') "
                    "WHERE name = 'requests'"),
@@ -226,6 +227,38 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   EXPECT_EQ(db.rows("SELECT name FROM pragma_index_info('tasks_plan_state') ORDER BY seqno"),
             (std::vector<std::string>{"plan", "state"}));
   EXPECT_EQ(db.one("SELECT state FROM tasks WHERE id = 't2'"), "pending");
+}
+
+// A task a version-4 finsync left running has no lease: the next run may take it at once.
+TEST_F(StateMigrationTest, VersionFourRunningTaskHasNoLeaseAfterMigration) {
+  ASSERT_EQ(detail::migrate_sqlite_state(path(), 4).value(), 4);
+  {
+    RawDb db(path());
+    ASSERT_EQ(db.exec(R"sql(
+INSERT INTO plans(name, spec_yaml, fingerprint, universe_json, created_at, updated_at)
+VALUES ('daily', 'name: daily', 'fp1', '[]', 1709285400000000, 1709285400000001);
+INSERT INTO tasks(id, plan, params_json, start_day, end_day, state, attempts, updated_at)
+VALUES ('t1', 'daily', '{}', 19723, 19753, 'running', 1, 1709285400000000);
+)sql"),
+              SQLITE_OK)
+        << db.last_error();
+  }
+  auto s = open_sqlite_state(path());
+  ASSERT_TRUE(s) << s.error().message;
+  Task t = (*s)->get_task("t1").value().value();
+  EXPECT_EQ(t.lease_holder, "");
+  EXPECT_EQ(t.lease_until, std::nullopt);
+  EXPECT_EQ(t.page_cursor, "");
+  const TimePoint t0 = TimePoint(1709285400000000us);
+  auto claimed = (*s)->claim_tasks({"t1"}, "h1", t0, t0 + 30s);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  EXPECT_EQ(claimed->size(), 1u);
+  EXPECT_FALSE((*s)->claim_plan_writer("daily", "h1", t0, t0 + 30s).value().has_value());
+  s->reset();
+  RawDb db(path());
+  EXPECT_EQ(db.one("SELECT version FROM schema_version"), "5");
+  EXPECT_EQ(db.rows("SELECT name FROM pragma_index_info('tasks_lease_holder')"),
+            (std::vector<std::string>{"lease_holder"}));
 }
 
 TEST_F(StateMigrationTest, FailedMigrationRollsBackWithItsVersionBump) {
@@ -256,7 +289,7 @@ TEST_F(StateMigrationTest, NewerSchemaIsRejectedAndLeftAlone) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().kind, ErrorKind::invalid_input);
   EXPECT_EQ(s.error().message, "state store " + path() +
-                                   " has schema version 99; this finsync knows up to 4: "
+                                   " has schema version 99; this finsync knows up to 5: "
                                    "upgrade finsync");
   RawDb db(path());
   EXPECT_EQ(db.one("SELECT version FROM schema_version"), "99");
@@ -264,10 +297,10 @@ TEST_F(StateMigrationTest, NewerSchemaIsRejectedAndLeftAlone) {
 
 TEST_F(StateMigrationTest, MigratingToAnOlderVersionLeavesTheFileAsIs) {
   ASSERT_TRUE(open_sqlite_state(path()));
-  EXPECT_EQ(detail::migrate_sqlite_state(path(), 1).value(), 4);
-  auto bad = detail::migrate_sqlite_state(path(), 5);
+  EXPECT_EQ(detail::migrate_sqlite_state(path(), 1).value(), 5);
+  auto bad = detail::migrate_sqlite_state(path(), 6);
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "schema version 5 is not between 1 and 4");
+  EXPECT_EQ(bad.error().message, "schema version 6 is not between 1 and 5");
 }
 
 // Two processes starting on a new file at once: both see the finished schema.
@@ -282,10 +315,10 @@ TEST_F(StateMigrationTest, ConcurrentFirstOpensBothSucceed) {
     tb.join();
     ASSERT_TRUE(a) << a.error().message;
     ASSERT_TRUE(b) << b.error().message;
-    EXPECT_EQ((*a)->schema_version(), 4);
-    EXPECT_EQ((*b)->schema_version(), 4);
+    EXPECT_EQ((*a)->schema_version(), 5);
+    EXPECT_EQ((*b)->schema_version(), 5);
     RawDb db(p);
-    EXPECT_EQ(db.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|4");
+    EXPECT_EQ(db.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|5");
   }
 }
 

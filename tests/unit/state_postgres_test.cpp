@@ -49,25 +49,26 @@ TEST_F(PostgresStateTest, OpenCreatesTheSchemaWithTheLatestVersion) {
             "0");
   auto s = open_postgres_state(db_.options());
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 4);
-  EXPECT_EQ(db_.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|4");
+  EXPECT_EQ((*s)->schema_version(), 5);
+  EXPECT_EQ(db_.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|5");
   EXPECT_EQ(db_.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = '" +
                      db_.schema() + "' ORDER BY 1"),
             (std::vector<std::string>{"marks", "plans", "quota_blocks", "quota_counters",
                                       "quota_slots", "runs", "schema_version", "tasks"}));
   // Same columns, in the same order, as the SQLite store.
-  EXPECT_EQ(db_.rows("SELECT column_name || ':' || data_type FROM information_schema.columns "
-                     "WHERE table_schema = '" +
-                     db_.schema() + "' AND table_name = 'tasks' ORDER BY ordinal_position"),
-            (std::vector<std::string>{
-                "id:text", "plan:text", "params_json:text", "start_day:integer", "end_day:integer",
-                "state:text", "attempts:integer", "rows:bigint", "bytes:bigint",
-                "duration_ms:bigint", "last_error:text", "resume_at:bigint", "parent:text",
-                "run_id:text", "updated_at:bigint", "requests:bigint"}));
   EXPECT_EQ(
-      db_.rows("SELECT indexname FROM pg_indexes WHERE schemaname = '" + db_.schema() +
-               "' AND indexname NOT LIKE '%pkey' ORDER BY 1"),
-      (std::vector<std::string>{"quota_slots_provider", "runs_plan_started", "tasks_plan_state"}));
+      db_.rows("SELECT column_name || ':' || data_type FROM information_schema.columns "
+               "WHERE table_schema = '" +
+               db_.schema() + "' AND table_name = 'tasks' ORDER BY ordinal_position"),
+      (std::vector<std::string>{
+          "id:text", "plan:text", "params_json:text", "start_day:integer", "end_day:integer",
+          "state:text", "attempts:integer", "rows:bigint", "bytes:bigint", "duration_ms:bigint",
+          "last_error:text", "resume_at:bigint", "parent:text", "run_id:text", "updated_at:bigint",
+          "requests:bigint", "lease_holder:text", "lease_until:bigint", "page_cursor:text"}));
+  EXPECT_EQ(db_.rows("SELECT indexname FROM pg_indexes WHERE schemaname = '" + db_.schema() +
+                     "' AND indexname NOT LIKE '%pkey' ORDER BY 1"),
+            (std::vector<std::string>{"quota_slots_provider", "runs_plan_started",
+                                      "tasks_lease_holder", "tasks_plan_state"}));
 }
 
 TEST_F(PostgresStateTest, WithoutCreateAMissingStoreIsNotFoundAndNothingIsCreated) {
@@ -109,7 +110,7 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
 
   auto s = open_postgres_state(db_.options());
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 4);
+  EXPECT_EQ((*s)->schema_version(), 5);
   auto t1 = (*s)->get_task("t1");
   ASSERT_TRUE(t1 && t1->has_value()) << (t1 ? "missing" : t1.error().message);
   EXPECT_EQ((*t1)->state, TaskState::parked);
@@ -124,14 +125,15 @@ VALUES ('r1', 'daily', 'backfill', 'interrupted', 1709285400000000, NULL, 2, 0, 
   EXPECT_EQ((*r1)->rate_limited, 0);  // new column, default
   EXPECT_EQ((*r1)->finished_at, std::nullopt);
 
-  EXPECT_EQ((*s)->reset_running("daily").value(), 1);
+  EXPECT_EQ((*s)->expire_leases("daily", Clock_t::now()).value(),
+            1);  // no lease: its holder is gone
   Task t = **t1;
   t.requests = 5;
   ASSERT_TRUE((*s)->update_task(t));
   EXPECT_EQ((*s)->get_task("t1").value()->requests, 5);
   s->reset();
 
-  EXPECT_EQ(db_.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|4");
+  EXPECT_EQ(db_.one("SELECT count(*) || '|' || max(version) FROM schema_version"), "1|5");
   EXPECT_EQ(db_.one("SELECT column_default || '|' || is_nullable FROM information_schema.columns "
                     "WHERE table_schema = '" +
                     db_.schema() + "' AND table_name = 'runs' AND column_name = 'rate_limited'"),
@@ -160,16 +162,16 @@ TEST_F(PostgresStateTest, NewerSchemaIsRejectedAndLeftAlone) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().kind, ErrorKind::invalid_input);
   EXPECT_EQ(s.error().message,
-            db_.label() + " has schema version 99; this finsync knows up to 4: upgrade finsync");
+            db_.label() + " has schema version 99; this finsync knows up to 5: upgrade finsync");
   EXPECT_EQ(db_.one("SELECT version FROM schema_version"), "99");
 }
 
 TEST_F(PostgresStateTest, MigratingToAnOlderVersionLeavesTheSchemaAsIs) {
   ASSERT_TRUE(open_postgres_state(db_.options()));
-  EXPECT_EQ(detail::migrate_postgres_state(db_.options(), 1).value(), 4);
-  auto bad = detail::migrate_postgres_state(db_.options(), 5);
+  EXPECT_EQ(detail::migrate_postgres_state(db_.options(), 1).value(), 5);
+  auto bad = detail::migrate_postgres_state(db_.options(), 6);
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "schema version 5 is not between 1 and 4");
+  EXPECT_EQ(bad.error().message, "schema version 6 is not between 1 and 5");
 }
 
 TEST_F(PostgresStateTest, ForeignSchemaIsRejected) {
@@ -196,11 +198,11 @@ TEST_F(PostgresStateTest, ConcurrentFirstOpensAllSucceed) {
     for (auto& t : threads) t.join();
     for (auto& s : opened) {
       ASSERT_TRUE(s) << s.error().message;
-      EXPECT_EQ((*s)->schema_version(), 4);
+      EXPECT_EQ((*s)->schema_version(), 5);
     }
     EXPECT_EQ(
         db_.one("SELECT count(*) || '|' || max(version) FROM " + o.schema + ".schema_version"),
-        "1|4");
+        "1|5");
     db_.exec("DROP SCHEMA " + o.schema + " CASCADE");
   }
 }
@@ -248,7 +250,7 @@ TEST_F(PostgresStateTest, PasswordsAuthenticateAndNeverAppearInErrors) {
     o.password = c.password;
     auto s = open_postgres_state(o);
     ASSERT_TRUE(s) << s.error().message;
-    EXPECT_EQ((*s)->schema_version(), 4);
+    EXPECT_EQ((*s)->schema_version(), 5);
   }
   db_.exec("DROP SCHEMA " + db_.schema() + " CASCADE");
   db_.exec("DROP ROLE " + role);

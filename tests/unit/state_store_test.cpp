@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -168,6 +169,7 @@ void expect_same_task(const Task& a, const Task& b) {
   EXPECT_EQ(a.resume_at, b.resume_at);
   EXPECT_EQ(a.parent, b.parent);
   EXPECT_EQ(a.run_id, b.run_id);
+  EXPECT_EQ(a.page_cursor, b.page_cursor);
 }
 
 // What only the SQLite store has: a file, its directory, WAL.
@@ -191,9 +193,9 @@ TEST_F(SqliteStateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
   const std::string p = (dir_ / "a" / "b" / "state.db").string();
   auto s = open_sqlite_state(p);
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 4);
+  EXPECT_EQ((*s)->schema_version(), 5);
   EXPECT_TRUE(fs::exists(p));
-  EXPECT_EQ(raw_int(p, "SELECT version FROM schema_version"), 4);
+  EXPECT_EQ(raw_int(p, "SELECT version FROM schema_version"), 5);
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
@@ -207,8 +209,8 @@ TEST_F(SqliteStateStoreTest, OpenCreatesParentDirectoriesWalAndLatestSchema) {
 TYPED_TEST(StateStoreTest, OpenCreatesTheLatestSchema) {
   auto s = this->open();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 4);
-  EXPECT_EQ(this->backend_.raw_int("SELECT version FROM schema_version"), 4);
+  EXPECT_EQ(s->schema_version(), 5);
+  EXPECT_EQ(this->backend_.raw_int("SELECT version FROM schema_version"), 5);
   EXPECT_EQ(this->backend_.raw_int("SELECT count(*) FROM schema_version"), 1);
 }
 
@@ -363,6 +365,7 @@ TYPED_TEST(StateStoreTest, UpdateTaskRoundTripsEveryField) {
   t.last_error = "quota_exhausted: daily points used up; \"retry\" tomorrow";
   t.resume_at = kT0 + 15h;
   t.run_id = "run-42";
+  t.page_cursor = "/v2/aggs/ticker/AAPL/range/1/day/1700000000000/2024-01-31?cursor=bGltaXQ9Mg";
   ASSERT_TRUE(s->update_task(t));
   auto got = s->get_task(t.id);
   ASSERT_TRUE(got && got->has_value());
@@ -382,6 +385,7 @@ TYPED_TEST(StateStoreTest, UpdateTaskRoundTripsEveryField) {
   t.resume_at.reset();
   t.last_error.clear();
   t.run_id.clear();
+  t.page_cursor.clear();
   ASSERT_TRUE(s->update_task(t));
   got = s->get_task(t.id);
   ASSERT_TRUE(got && got->has_value());
@@ -578,29 +582,222 @@ TYPED_TEST(StateStoreTest, MergeTasksChangesNothingUnlessEveryPartIsPendingAndTh
   EXPECT_EQ(s->get_task("A/2").value()->state, TaskState::pending);
 }
 
-TYPED_TEST(StateStoreTest, ResetRunningReturnsRunningTasksOfThatPlanToPending) {
+std::vector<std::string> sorted_ids(const std::vector<Task>& tasks) {
+  std::vector<std::string> out = ids(tasks);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TYPED_TEST(StateStoreTest, ClaimLeasesFreeTasksToOneHolder) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("a")));
+  std::vector<Task> tasks = {task("a1", "a", 1), task("a2", "a", 2), task("a3", "a", 3),
+                             task("a4", "a", 4), task("a5", "a", 5), task("a6", "a", 6)};
+  tasks[3].state = TaskState::succeeded;
+  tasks[4].state = TaskState::dead;
+  tasks[5].state = TaskState::parked;
+  tasks[5].attempts = 2;
+  ASSERT_EQ(s->add_tasks(tasks).value(), 6);
+
+  auto mine = s->claim_tasks({"a1", "a2", "a4", "a5", "nope"}, "h1", kT0, kT0 + 30s);
+  ASSERT_TRUE(mine) << mine.error().message;
+  EXPECT_EQ(sorted_ids(*mine), (std::vector<std::string>{"a1", "a2"}));
+  for (const auto& t : *mine) {
+    EXPECT_EQ(t.state, TaskState::running);
+    EXPECT_EQ(t.lease_holder, "h1");
+    EXPECT_EQ(t.lease_until, kT0 + 30s);
+  }
+  // Another holder gets only what nobody holds; the parked task comes back as stored.
+  auto theirs = s->claim_tasks({"a1", "a2", "a3", "a6"}, "h2", kT0 + 1s, kT0 + 31s);
+  ASSERT_TRUE(theirs) << theirs.error().message;
+  EXPECT_EQ(sorted_ids(*theirs), (std::vector<std::string>{"a3", "a6"}));
+  for (const auto& t : *theirs) {
+    if (t.id == "a6") {
+      EXPECT_EQ(t.attempts, 2);
+    }
+  }
+  EXPECT_EQ(s->get_task("a1").value()->lease_holder, "h1");
+  EXPECT_EQ(s->get_task("a3").value()->lease_holder, "h2");
+  EXPECT_EQ(s->get_task("a4").value()->state, TaskState::succeeded);
+  EXPECT_EQ(s->get_task("a4").value()->lease_holder, "");
+  // A holder claiming its own task again extends it.
+  auto again = s->claim_tasks({"a1"}, "h1", kT0 + 2s, kT0 + 40s);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(s->get_task("a1").value()->lease_until, kT0 + 40s);
+  EXPECT_TRUE(s->claim_tasks({}, "h1", kT0, kT0 + 1s).value().empty());
+}
+
+TYPED_TEST(StateStoreTest, AnExpiredLeaseGoesToTheNextClaimant) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("a")));
+  ASSERT_EQ(s->add_tasks({task("a1", "a", 1)}).value(), 1);
+  ASSERT_EQ(s->claim_tasks({"a1"}, "h1", kT0, kT0 + 10s).value().size(), 1u);
+  EXPECT_TRUE(s->claim_tasks({"a1"}, "h2", kT0 + 10s - 1us, kT0 + 20s).value().empty());
+  auto taken = s->claim_tasks({"a1"}, "h2", kT0 + 10s, kT0 + 20s);
+  ASSERT_TRUE(taken);
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].lease_holder, "h2");
+  EXPECT_EQ((*taken)[0].lease_until, kT0 + 20s);
+  // The old holder's renewal no longer reaches it.
+  EXPECT_EQ(s->renew_leases("h1", kT0 + 99s).value(), 0);
+  EXPECT_EQ(s->get_task("a1").value()->lease_until, kT0 + 20s);
+}
+
+TYPED_TEST(StateStoreTest, RenewMovesEveryLeaseOfTheHolderOnly) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("a")));
+  ASSERT_TRUE(s->put_plan(plan("b")));
+  ASSERT_EQ(s->add_tasks({task("a1", "a", 1), task("a2", "a", 2), task("b1", "b", 1)}).value(), 3);
+  ASSERT_EQ(s->claim_tasks({"a1", "b1"}, "h1", kT0, kT0 + 30s).value().size(), 2u);
+  ASSERT_EQ(s->claim_tasks({"a2"}, "h2", kT0, kT0 + 30s).value().size(), 1u);
+  ASSERT_FALSE(s->claim_plan_writer("a", "h1", kT0, kT0 + 30s).value().has_value());
+  EXPECT_EQ(s->renew_leases("h1", kT0 + 100s).value(), 2);
+  EXPECT_EQ(s->get_task("a1").value()->lease_until, kT0 + 100s);
+  EXPECT_EQ(s->get_task("b1").value()->lease_until, kT0 + 100s);
+  EXPECT_EQ(s->get_task("a2").value()->lease_until, kT0 + 30s);
+  // The writer lease moved with them: h2 is still refused after the first expiry.
+  auto held = s->claim_plan_writer("a", "h2", kT0 + 50s, kT0 + 80s);
+  ASSERT_TRUE(held) << held.error().message;
+  ASSERT_TRUE(held->has_value());
+  EXPECT_EQ((*held)->holder, "h1");
+  EXPECT_EQ((*held)->until, kT0 + 100s);
+}
+
+TYPED_TEST(StateStoreTest, UpdateTaskKeepsTheLeaseWhileRunningAndEndsItAfter) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("a")));
+  ASSERT_EQ(s->add_tasks({task("a1", "a", 1)}).value(), 1);
+  Task t = s->claim_tasks({"a1"}, "h1", kT0, kT0 + 30s).value().at(0);
+  t.attempts = 1;
+  t.rows = 2;
+  t.page_cursor = "offset=2";
+  ASSERT_TRUE(s->update_task(t));
+  Task got = s->get_task("a1").value().value();
+  EXPECT_EQ(got.lease_holder, "h1");
+  EXPECT_EQ(got.lease_until, kT0 + 30s);
+  EXPECT_EQ(got.page_cursor, "offset=2");
+  t.state = TaskState::succeeded;
+  ASSERT_TRUE(s->update_task(t));
+  got = s->get_task("a1").value().value();
+  EXPECT_EQ(got.lease_holder, "");
+  EXPECT_EQ(got.lease_until, std::nullopt);
+  EXPECT_TRUE(s->claim_tasks({"a1"}, "h2", kT0, kT0 + 30s).value().empty());
+}
+
+TYPED_TEST(StateStoreTest, ExpireLeasesReturnsOnlyTasksWithoutALiveLeaseToPending) {
   auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("a")));
   ASSERT_TRUE(s->put_plan(plan("b")));
   std::vector<Task> tasks = {task("a1", "a", 1), task("a2", "a", 2), task("a3", "a", 3),
                              task("a4", "a", 4), task("b1", "b", 1)};
-  const TaskState states[] = {TaskState::running, TaskState::running, TaskState::succeeded,
+  // a1 and b1 were left running without a lease (a store of version 3).
+  const TaskState states[] = {TaskState::running, TaskState::pending, TaskState::succeeded,
                               TaskState::failed, TaskState::running};
   for (size_t i = 0; i < tasks.size(); ++i) tasks[i].state = states[i];
   ASSERT_EQ(s->add_tasks(tasks).value(), 5);
+  ASSERT_EQ(s->claim_tasks({"a2"}, "h1", kT0, kT0 + 30s).value().size(), 1u);
 
-  auto n = s->reset_running("a");
+  auto n = s->expire_leases("a", kT0 + 10s);
   ASSERT_TRUE(n) << n.error().message;
-  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(*n, 1);
   auto a = s->list_tasks("a").value();
   ASSERT_EQ(a.size(), 4u);
   EXPECT_EQ(a[0].state, TaskState::pending);
-  EXPECT_EQ(a[1].state, TaskState::pending);
+  EXPECT_EQ(a[1].state, TaskState::running);  // its holder is alive
+  EXPECT_EQ(a[1].lease_holder, "h1");
   EXPECT_EQ(a[2].state, TaskState::succeeded);
   EXPECT_EQ(a[3].state, TaskState::failed);
   EXPECT_EQ(s->get_task("b1").value()->state, TaskState::running);
-  EXPECT_EQ(s->reset_running("a").value(), 0);
+
+  EXPECT_EQ(s->expire_leases("a", kT0 + 30s).value(), 1);
+  Task a2 = s->get_task("a2").value().value();
+  EXPECT_EQ(a2.state, TaskState::pending);
+  EXPECT_EQ(a2.lease_holder, "");
+  EXPECT_EQ(a2.lease_until, std::nullopt);
+  EXPECT_EQ(s->expire_leases("a", kT0 + 30s).value(), 0);
+}
+
+TYPED_TEST(StateStoreTest, ReleaseLeasesEndsTheHolderTasksAndWriterLeases) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("a")));
+  ASSERT_EQ(s->add_tasks({task("a1", "a", 1), task("a2", "a", 2)}).value(), 2);
+  ASSERT_EQ(s->claim_tasks({"a1"}, "h1", kT0, kT0 + 30s).value().size(), 1u);
+  ASSERT_EQ(s->claim_tasks({"a2"}, "h2", kT0, kT0 + 30s).value().size(), 1u);
+  ASSERT_FALSE(s->claim_plan_writer("a", "h1", kT0, kT0 + 30s).value().has_value());
+  ASSERT_TRUE(s->release_leases("h1"));
+  Task a1 = s->get_task("a1").value().value();
+  EXPECT_EQ(a1.state, TaskState::pending);
+  EXPECT_EQ(a1.lease_holder, "");
+  EXPECT_EQ(s->get_task("a2").value()->lease_holder, "h2");
+  EXPECT_FALSE(s->claim_plan_writer("a", "h2", kT0 + 1s, kT0 + 31s).value().has_value());
+}
+
+TYPED_TEST(StateStoreTest, PlanWriterLeaseHasOneHolderUntilItExpires) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("a")));
+  ASSERT_FALSE(s->claim_plan_writer("a", "h1", kT0, kT0 + 10s).value().has_value());
+  auto held = s->claim_plan_writer("a", "h2", kT0 + 1s, kT0 + 11s);
+  ASSERT_TRUE(held) << held.error().message;
+  ASSERT_TRUE(held->has_value());
+  EXPECT_EQ((*held)->holder, "h1");
+  EXPECT_EQ((*held)->until, kT0 + 10s);
+  EXPECT_FALSE(s->claim_plan_writer("a", "h1", kT0 + 2s, kT0 + 12s).value().has_value());
+  EXPECT_TRUE(s->claim_plan_writer("a", "h2", kT0 + 11s, kT0 + 21s).value().has_value());
+  EXPECT_FALSE(s->claim_plan_writer("a", "h2", kT0 + 12s, kT0 + 22s).value().has_value());
+  auto none = s->claim_plan_writer("zz", "h1", kT0, kT0 + 10s);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().kind, ErrorKind::not_found);
+}
+
+// Two workers claiming the same tasks at once, each on its own connection: every task goes to
+// exactly one of them.
+TYPED_TEST(StateStoreTest, ConcurrentClaimsNeverHandATaskToTwoHolders) {
+  auto setup = this->open();
+  ASSERT_TRUE(setup);
+  ASSERT_TRUE(setup->put_plan(plan("p")));
+  std::vector<Task> tasks;
+  for (int i = 0; i < 300; ++i) tasks.push_back(task("t" + std::to_string(1000 + i), "p", i));
+  ASSERT_EQ(setup->add_tasks(tasks).value(), 300);
+  const std::vector<std::string> all = ids(tasks);
+  std::vector<std::string> got[2];
+  std::atomic<int> errors{0};
+  auto claimer = [&](int k) {
+    auto s = this->open();
+    if (!s) {
+      ++errors;
+      return;
+    }
+    const std::string holder = "h" + std::to_string(k);
+    for (size_t i = 0; i < all.size(); i += 4) {
+      std::vector<std::string> chunk(all.begin() + long(i),
+                                     all.begin() + long(std::min(all.size(), i + 4)));
+      auto r = s->claim_tasks(chunk, holder, kT0, kT0 + 60s);
+      if (!r) {
+        ++errors;
+        continue;
+      }
+      for (const auto& t : *r) got[k].push_back(t.id);
+    }
+  };
+  std::thread a(claimer, 0), b(claimer, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(errors.load(), 0);
+  std::vector<std::string> both = got[0];
+  both.insert(both.end(), got[1].begin(), got[1].end());
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(both, all);  // each task once: none lost, none twice
+  for (int k = 0; k < 2; ++k)
+    for (const auto& id : got[k])
+      EXPECT_EQ(setup->get_task(id).value()->lease_holder, "h" + std::to_string(k));
 }
 
 RunRecord run(const std::string& id, const std::string& plan_name, TimePoint started) {
@@ -698,7 +895,7 @@ TYPED_TEST(StateStoreTest, StateSurvivesReopen) {
   }
   auto s = this->open();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 4);
+  EXPECT_EQ(s->schema_version(), 5);
   EXPECT_EQ(s->get_plan("p").value()->fingerprint, "fp-p");
   EXPECT_EQ(ids(s->list_tasks("p").value()), std::vector<std::string>{"t1"});
   EXPECT_EQ(s->get_run("r1").value()->started_at, kT0);

@@ -284,3 +284,36 @@ for line in sys.stdin:
     f = line.rstrip("\n").split("\t")
     print(",".join(f[:2] + ["%.2f" % float(v) for v in f[2:]]))'
 }
+
+# restart_mid_backfill KIND RESTART_COMMAND CANONICAL_CMD...: the body of the sink_*_restart
+# tests. Runs plan `rs` of workspace $WS (written by the caller, into sink KIND) in the
+# background, restarts the server with RESTART_COMMAND once at least 4 of its tasks have landed
+# and some are still pending (the caller's `landed` function counts markers), then checks: exit
+# 0, at least one reconnect in the report, `CANONICAL_CMD...` equal to $WORK/truth.csv, one
+# marker per task. Prints the summary line.
+restart_mid_backfill() {
+  local kind=$1 restart=$2
+  shift 2
+  "$FINSYNC" -w "$WS" run rs -c 2 >"$WORK/run.out" 2>"$WORK/run.err" &
+  local pid=$!
+  for _ in $(seq 1 600); do
+    [[ $(landed) -ge 4 ]] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.05
+  done
+  local at_restart total rc=0 reconnects
+  at_restart=$(landed)
+  total=$(sed -n 's/.*plan rs: \([0-9]*\) tasks, .*/\1/p' "$WORK/run.err" | head -1)
+  [[ -n $total && $at_restart -ge 4 && $at_restart -lt $total ]] ||
+    fail "no task pending at the restart: $at_restart of ${total:-?} landed"
+  eval "$restart" || fail "the restart command failed"
+  wait $pid || rc=$?
+  assert_eq 0 $rc "exit code of the run the restart interrupted ($(tail -3 "$WORK/run.err"))"
+  reconnects=$(sed -n "s/^  sink *$kind: [0-9]* commits, \([0-9]*\) reconnects, .*/\1/p" "$WORK/run.out")
+  [[ -n $reconnects && $reconnects -ge 1 ]] || fail "the report shows no reconnect: $(cat "$WORK/run.out")"
+  "$@" >"$WORK/landed.csv"
+  diff -q "$WORK/truth.csv" "$WORK/landed.csv" >/dev/null ||
+    fail "landed rows differ from truth: $(diff "$WORK/truth.csv" "$WORK/landed.csv" | head -5)"
+  assert_eq "$total" "$(landed)" "tasks landed (one marker each)"
+  echo "ok: $kind server restarted with $((total - at_restart)) of $total tasks pending; $reconnects reconnects; $(($(wc -l <"$WORK/truth.csv") - 1)) rows exact"
+}

@@ -27,25 +27,4 @@ new_workspace "$WS"
 write_plan "$WS/plans/rs.yaml" rs mysql 2015-01-01 2016-12-31 "split: { window: 2m }"
 landed() { mysql_q "$DB" -e "SELECT count(*) FROM _finsync_landed" 2>/dev/null || echo 0; }
 
-"$FINSYNC" -w "$WS" run rs -c 2 >"$WORK/run.out" 2>"$WORK/run.err" &
-pid=$!
-for _ in $(seq 1 600); do
-  [[ $(landed) -ge 4 ]] && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.05
-done
-at_restart=$(landed)
-total=$(sed -n 's/.*plan rs: \([0-9]*\) tasks, .*/\1/p' "$WORK/run.err" | head -1)
-[[ -n $total && $at_restart -ge 4 && $at_restart -lt $total ]] ||
-  fail "no task pending at the restart: $at_restart of ${total:-?} landed"
-eval "$FINSYNC_TEST_MYSQL_RESTART" || fail "the restart command failed"
-rc=0
-wait $pid || rc=$?
-assert_eq 0 $rc "exit code of the run the restart interrupted ($(tail -3 "$WORK/run.err"))"
-reconnects=$(sed -n 's/^  sink *mysql: [0-9]* commits, \([0-9]*\) reconnects, .*/\1/p' "$WORK/run.out")
-[[ -n $reconnects && $reconnects -ge 1 ]] || fail "the report shows no reconnect: $(cat "$WORK/run.out")"
-canonical_mysql "$DB" rs >"$WORK/landed.csv"
-diff -q "$WORK/truth.csv" "$WORK/landed.csv" >/dev/null ||
-  fail "landed rows differ from truth: $(diff "$WORK/truth.csv" "$WORK/landed.csv" | head -5)"
-assert_eq "$total" "$(landed)" "tasks landed (one marker each)"
-echo "ok: mariadb restarted with $((total - at_restart)) of $total tasks pending; $reconnects reconnects; $(($(wc -l <"$WORK/truth.csv") - 1)) rows exact"
+restart_mid_backfill mysql "$FINSYNC_TEST_MYSQL_RESTART" canonical_mysql "$DB" rs

@@ -861,12 +861,14 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     }
     const plan::PlanInput in =
         plan_input(plan, deps.endpoint, symbols, *market ? &**market : nullptr, rs.calendar);
-    plan::PlanChoice choice = plan::choose_plan(in, *tasks);
-    if (auto n = deps.store.add_tasks(choice.tasks); !n)
-      return fail(n.error());
-    else if (*n > 0)
-      spdlog::info("planned {} new tasks: {}{}", *n, describe_choice(choice),
+    plan::PlanChoice choice;
+    auto planned = plan_and_persist(deps.store, in, *tasks, choice);
+    if (!planned) return fail(planned.error());
+    if (*planned > 0)
+      spdlog::info("planned {} new tasks: {}{}", *planned, describe_choice(choice),
                    choice.note.empty() ? "" : "; " + choice.note);
+    // What was planned before is in the store; the run lists it afresh below.
+    *tasks = std::vector<Task>();
     // Tasks left running by a process that died (its leases expired) are pending again; those
     // of a live process stay its own.
     if (auto n = deps.store.expire_leases(plan.name, deps.clock.now()); !n) return fail(n.error());

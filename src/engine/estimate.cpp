@@ -66,7 +66,7 @@ asio::awaitable<Result<Estimate>> estimate_backfill(EstimateDeps deps,
 
   const plan::PlanInput in =
       plan_input(plan, deps.endpoint, symbols, *market ? &**market : nullptr, *cal);
-  const plan::PlanChoice choice = plan::choose_plan(in, tasks);
+  const plan::PlanChoice choice = plan::choose_plan(in, tasks, plan::TaskEmit{});
   const plan::RowModel model(in);
   Estimate e;
   e.weight = deps.endpoint.weight_for(plan.params);
@@ -88,7 +88,6 @@ asio::awaitable<Result<Estimate>> estimate_backfill(EstimateDeps deps,
   }
   e.strategy = std::string(plan::to_string(choice.chosen));
   e.note = choice.note;
-  e.tasks += int64_t(choice.tasks.size());
   int64_t fetched = pending_fetched;
   for (const auto& c : choice.costs) {
     StrategyEstimate s;
@@ -102,6 +101,7 @@ asio::awaitable<Result<Estimate>> estimate_backfill(EstimateDeps deps,
     pace(alone, limits.windows, deps.endpoint.name);
     s.seconds = alone.seconds;
     if (s.chosen) {
+      e.tasks += c.tasks;
       e.requests = s.requests;
       e.rows += c.rows_landed;
       fetched = s.rows_fetched;

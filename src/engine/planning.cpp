@@ -110,6 +110,31 @@ provider::Params request_params(const config::EndpointDef& ep, const provider::P
                                task.end_day);
 }
 
+Result<int64_t> plan_and_persist(state::StateStore& store, const plan::PlanInput& in,
+                                 const std::vector<state::Task>& existing,
+                                 plan::PlanChoice& choice, size_t chunk) {
+  std::vector<state::Task> pending;
+  pending.reserve(chunk);
+  int64_t added = 0;
+  std::optional<Error> error;
+  auto flush = [&]() {
+    if (!pending.empty() && !error) {
+      if (auto n = store.add_tasks(pending); !n)
+        error = n.error();
+      else
+        added += *n;
+    }
+    pending.clear();
+  };
+  choice = plan::choose_plan(in, existing, [&](state::Task&& t) {
+    pending.push_back(std::move(t));
+    if (pending.size() >= chunk) flush();
+  });
+  flush();
+  if (error) return tl::unexpected(*error);
+  return added;
+}
+
 std::string describe_choice(const plan::PlanChoice& choice) {
   std::string chosen, others;
   for (const auto& c : choice.costs) {

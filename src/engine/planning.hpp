@@ -13,6 +13,7 @@
 #include "plan/cut_rules.hpp"
 #include "plan/planner.hpp"
 #include "provider/provider.hpp"
+#include "state/state_store.hpp"
 
 namespace finsync::engine {
 
@@ -41,6 +42,13 @@ boost::asio::awaitable<Result<std::optional<std::vector<plan::Symbol>>>> market_
 // (or its day, for every symbol).
 provider::Params request_params(const config::EndpointDef& ep, const provider::Params& fixed,
                                 const state::Task& task);
+
+// Plans what `existing` does not cover and persists the tasks as the planner cuts them, `chunk`
+// to a transaction: a plan of a million tasks is never held whole, and a crash half-way leaves
+// chunks the next planning finds covered. The tasks added; the strategies priced in `choice`.
+Result<int64_t> plan_and_persist(state::StateStore& store, const plan::PlanInput& in,
+                                 const std::vector<state::Task>& existing,
+                                 plan::PlanChoice& choice, size_t chunk = 10000);
 
 // "symbol_list, 40 requests (symbol_window 100, date_all_symbols 480)"
 std::string describe_choice(const plan::PlanChoice& choice);

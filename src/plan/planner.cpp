@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -81,7 +82,7 @@ int64_t row_budget(const PlanInput& in) {
 }
 
 void cut(const PlanInput& in, const TradingCalendar& cal, const std::string& symbol, Range r,
-         std::vector<state::Task>& out) {
+         const TaskEmit& out) {
   auto first = cal.first_open_on_or_after(r.first, r.second);
   auto last = cal.last_open_on_or_before(r.second, r.first);
   if (!first || !last) return;  // no trading day: nothing to request
@@ -108,7 +109,7 @@ void cut(const PlanInput& in, const TradingCalendar& cal, const std::string& sym
     t.params_json = params;
     t.start_day = a;
     t.end_day = e;
-    out.push_back(std::move(t));
+    out(std::move(t));
     auto next = cal.first_open_on_or_after(e + 1, b);
     if (!next) break;
     a = *next;
@@ -206,7 +207,7 @@ std::vector<Need> needs_of(const PlanInput& in, const TradingCalendar& cal,
 }
 
 void plan_symbol_window(const PlanInput& in, const TradingCalendar& cal,
-                        const std::vector<Need>& needs, std::vector<state::Task>& out) {
+                        const std::vector<Need>& needs, const TaskEmit& out) {
   for (const auto& n : needs)
     for (const auto& r : n.missing) cut(in, cal, n.symbol->code, r, out);
 }
@@ -221,7 +222,7 @@ int64_t list_size(const PlanInput& in) {
 // members trading on them under the cap (and within a fixed window length, if the plan sets
 // one).
 void cut_list(const PlanInput& in, const DayGrid& grid, const std::vector<const Need*>& members,
-              Range r, std::vector<state::Task>& out) {
+              Range r, const TaskEmit& out) {
   const size_t lo = grid.lower(r.first), hi = grid.upper(r.second);
   if (lo >= hi) return;
   ActiveCounts counts(hi - lo);
@@ -251,13 +252,13 @@ void cut_list(const PlanInput& in, const DayGrid& grid, const std::vector<const 
     }
     size_t last = j - 1;
     while (last > i && counts.on(last) == 0) --last;
-    out.push_back(make_task(in.plan, in.symbol_param, ps, grid.day(lo + i), grid.day(lo + last)));
+    out(make_task(in.plan, in.symbol_param, ps, grid.day(lo + i), grid.day(lo + last)));
     i = j;
   }
 }
 
 void plan_symbol_list(const PlanInput& in, const TradingCalendar& cal, const DayGrid& grid,
-                      const std::vector<Need>& needs, std::vector<state::Task>& out) {
+                      const std::vector<Need>& needs, const TaskEmit& out) {
   const int64_t k = list_size(in);
   // Symbols missing the same ranges can share requests; within such a class, symbols with
   // similar lives go together, so each request's rows per day stay even.
@@ -292,8 +293,7 @@ void plan_symbol_list(const PlanInput& in, const TradingCalendar& cal, const Day
 // none has been fetched by date before, and the market's rows fit under the cap. The rest
 // (other days, symbols the market list lacks) is cut by symbol.
 void plan_date_all(const PlanInput& in, const TradingCalendar& cal, const DayGrid& grid,
-                   const Coverage& coverage, std::vector<Need> needs,
-                   std::vector<state::Task>& out) {
+                   const Coverage& coverage, std::vector<Need> needs, const TaskEmit& out) {
   std::unordered_set<std::string> in_market;
   std::vector<const Symbol*> market;
   for (const auto& s : *in.market) {
@@ -322,7 +322,7 @@ void plan_date_all(const PlanInput& in, const TradingCalendar& cal, const DayGri
     if (missing.on(i) == 0 || missing.on(i) != trading.on(i) || done_by_date.on(i) > 0 || !fits)
       continue;
     const int32_t d = grid.day(i);
-    out.push_back(make_task(in.plan, in.symbol_param, ParamSet::all(gen), d, d));
+    out(make_task(in.plan, in.symbol_param, ParamSet::all(gen), d, d));
     by_date.emplace_back(d, d);
   }
   by_date = merge_ranges(std::move(by_date), cal);
@@ -331,15 +331,21 @@ void plan_date_all(const PlanInput& in, const TradingCalendar& cal, const DayGri
     n.free = subtract_all(n.free, by_date);
     set_missing(n, cal);
   }
-  // The rest by symbol: a list where the endpoint takes one and it is cheaper.
-  std::vector<state::Task> single, lists;
-  plan_symbol_window(in, cal, needs, single);
+  // The rest by symbol: a list where the endpoint takes one and it is cheaper (counted first,
+  // then cut again into `out`, so neither set of tasks is held).
   const bool can_list = std::find(in.strategies.begin(), in.strategies.end(),
                                   Strategy::symbol_list) != in.strategies.end() &&
                         list_size(in) >= 2;
-  if (can_list) plan_symbol_list(in, cal, grid, needs, lists);
-  auto& rest = can_list && lists.size() < single.size() ? lists : single;
-  out.insert(out.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
+  if (can_list) {
+    int64_t single = 0, lists = 0;
+    plan_symbol_window(in, cal, needs, [&single](state::Task&&) { ++single; });
+    plan_symbol_list(in, cal, grid, needs, [&lists](state::Task&&) { ++lists; });
+    if (lists < single) {
+      plan_symbol_list(in, cal, grid, needs, out);
+      return;
+    }
+  }
+  plan_symbol_window(in, cal, needs, out);
 }
 
 }  // namespace
@@ -462,69 +468,73 @@ int64_t RowModel::requests(const state::Task& t) const {
   return std::max<int64_t>(1, (rows(t).fetched + page - 1) / page);
 }
 
-PlanChoice choose_plan(const PlanInput& in, const std::vector<state::Task>& existing) {
+PlanChoice choose_plan(const PlanInput& in, const std::vector<state::Task>& existing,
+                       const TaskEmit& emit) {
   static const TradingCalendar weekdays;
   const TradingCalendar& cal = in.calendar ? *in.calendar : weekdays;
   const Coverage coverage(existing, cal);
   const RowModel model(in);
   PlanChoice choice;
-  auto price = [&](Strategy st, const std::vector<state::Task>& tasks) {
-    StrategyCost c{st, int64_t(tasks.size()), 0, 0, 0};
-    for (const auto& t : tasks) {
+  const std::vector<Need> needs =
+      in.symbol_param.empty() ? std::vector<Need>{} : needs_of(in, cal, coverage);
+  const bool by_symbol = !in.symbol_param.empty() && !in.whole_range;
+  const std::optional<DayGrid> grid =
+      by_symbol ? std::optional<DayGrid>(std::in_place, cal, in.start_day, in.end_day)
+                : std::nullopt;
+  // The strategies that can be priced, in the declared order.
+  std::vector<Strategy> candidates;
+  if (!by_symbol) {
+    candidates.push_back(Strategy::symbol_window);
+  } else {
+    for (Strategy st : in.strategies) {
+      if (std::find(candidates.begin(), candidates.end(), st) != candidates.end()) continue;
+      if (st == Strategy::symbol_list && list_size(in) < 2) {
+        choice.note += "; symbol_list: two symbols' rows of one day do not fit the row cap";
+        continue;
+      }
+      if (st == Strategy::date_all_symbols && !in.market) {
+        choice.note += "; date_all_symbols: the market's symbols are not known in this run";
+        continue;
+      }
+      candidates.push_back(st);
+    }
+    // Nothing declared could be priced: one symbol per request.
+    if (candidates.empty()) candidates.push_back(Strategy::symbol_window);
+  }
+  auto cut_with = [&](Strategy st, const TaskEmit& out) {
+    if (in.symbol_param.empty()) {
+      for (const auto& r : subtract(in.start_day, in.end_day, coverage.unnamed()))
+        cut(in, cal, "", r, out);
+      return;
+    }
+    switch (st) {
+      case Strategy::symbol_window:
+        plan_symbol_window(in, cal, needs, out);
+        break;
+      case Strategy::symbol_list:
+        plan_symbol_list(in, cal, *grid, needs, out);
+        break;
+      case Strategy::date_all_symbols:
+        plan_date_all(in, cal, *grid, coverage, needs, out);
+        break;
+    }
+  };
+  // Pricing counts what a strategy would cut without keeping it; with one candidate the same
+  // pass feeds `emit`, with several the chosen one is cut a second time.
+  auto price = [&](Strategy st, const TaskEmit& also) {
+    StrategyCost c{st, 0, 0, 0, 0};
+    cut_with(st, [&](state::Task&& t) {
       const TaskRows r = model.rows(t);
+      ++c.tasks;
       c.requests += model.requests(t);
       c.rows_fetched += r.fetched;
       c.rows_landed += r.landed;
-    }
+      if (also) also(std::move(t));
+    });
     return c;
   };
-  if (in.symbol_param.empty()) {
-    for (const auto& r : subtract(in.start_day, in.end_day, coverage.unnamed()))
-      cut(in, cal, "", r, choice.tasks);
-    choice.costs.push_back(price(Strategy::symbol_window, choice.tasks));
-    return choice;
-  }
-  const std::vector<Need> needs = needs_of(in, cal, coverage);
-  if (in.whole_range) {
-    plan_symbol_window(in, cal, needs, choice.tasks);
-    choice.costs.push_back(price(Strategy::symbol_window, choice.tasks));
-    return choice;
-  }
-  const DayGrid grid(cal, in.start_day, in.end_day);
-  std::vector<std::pair<Strategy, std::vector<state::Task>>> priced;
-  std::vector<std::string> notes;
-  for (Strategy st : in.strategies) {
-    if (std::any_of(priced.begin(), priced.end(), [&](const auto& p) { return p.first == st; }))
-      continue;
-    std::vector<state::Task> tasks;
-    switch (st) {
-      case Strategy::symbol_window:
-        plan_symbol_window(in, cal, needs, tasks);
-        break;
-      case Strategy::symbol_list:
-        if (list_size(in) < 2) {
-          notes.push_back("symbol_list: two symbols' rows of one day do not fit the row cap");
-          continue;
-        }
-        plan_symbol_list(in, cal, grid, needs, tasks);
-        break;
-      case Strategy::date_all_symbols:
-        if (!in.market) {
-          notes.push_back("date_all_symbols: the market's symbols are not known in this run");
-          continue;
-        }
-        plan_date_all(in, cal, grid, coverage, needs, tasks);
-        break;
-    }
-    choice.costs.push_back(price(st, tasks));
-    priced.emplace_back(st, std::move(tasks));
-  }
-  if (priced.empty()) {  // nothing declared could be priced: one symbol per request
-    std::vector<state::Task> tasks;
-    plan_symbol_window(in, cal, needs, tasks);
-    choice.costs.push_back(price(Strategy::symbol_window, tasks));
-    priced.emplace_back(Strategy::symbol_window, std::move(tasks));
-  }
+  const bool one_pass = candidates.size() == 1;
+  for (Strategy st : candidates) choice.costs.push_back(price(st, one_pass ? emit : TaskEmit{}));
   size_t best = 0;
   for (size_t i = 1; i < choice.costs.size(); ++i) {
     const auto& c = choice.costs[i];
@@ -532,17 +542,24 @@ PlanChoice choose_plan(const PlanInput& in, const std::vector<state::Task>& exis
     if (std::tie(c.requests, c.rows_fetched) < std::tie(b.requests, b.rows_fetched)) best = i;
   }
   if (in.forced) {
-    size_t i = 0;
-    while (i < priced.size() && priced[i].first != *in.forced) ++i;
-    if (i < priced.size())
-      best = i;
+    auto it = std::find(candidates.begin(), candidates.end(), *in.forced);
+    if (it != candidates.end())
+      best = size_t(it - candidates.begin());
     else
-      notes.push_back(fmt::format("{} was asked for but could not be priced; using {}",
-                                  to_string(*in.forced), to_string(priced[best].first)));
+      choice.note += fmt::format("; {} was asked for but could not be priced; using {}",
+                                 to_string(*in.forced), to_string(candidates[best]));
   }
-  choice.chosen = priced[best].first;
-  choice.tasks = std::move(priced[best].second);
-  for (const auto& n : notes) choice.note += (choice.note.empty() ? "" : "; ") + n;
+  choice.chosen = candidates[best];
+  if (!one_pass && emit) cut_with(choice.chosen, emit);
+  if (!choice.note.empty()) choice.note.erase(0, 2);
+  return choice;
+}
+
+PlanChoice choose_plan(const PlanInput& in, const std::vector<state::Task>& existing) {
+  std::vector<state::Task> tasks;
+  PlanChoice choice =
+      choose_plan(in, existing, [&tasks](state::Task&& t) { tasks.push_back(std::move(t)); });
+  choice.tasks = std::move(tasks);
   return choice;
 }
 

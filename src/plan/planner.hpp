@@ -8,6 +8,7 @@
 // - date_all_symbols: one request per trading day returns every symbol of the market; rows of
 //   symbols outside the plan's universe are dropped. A day with more rows than the cap, and
 //   symbols the market list does not hold, are cut by symbol instead.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,12 +71,20 @@ struct StrategyCost {
 struct PlanChoice {
   Strategy chosen = Strategy::symbol_window;
   std::vector<StrategyCost> costs;  // every strategy priced, in the declared order
-  std::vector<state::Task> tasks;   // the chosen strategy's
+  std::vector<state::Task> tasks;   // the chosen strategy's (the collecting choose_plan only)
   std::string note;                 // why a declared strategy was not priced
 };
 
+using TaskEmit = std::function<void(state::Task&&)>;
+
 // Tasks covering the range for every symbol, leaving out what `existing` already covers (so an
-// edited range or grown universe adds only what is missing), cut by the cheapest strategy.
+// edited range or grown universe adds only what is missing), cut by the cheapest strategy and
+// handed to `emit` one at a time in planning order: a plan of a million tasks is persisted in
+// chunks and never held whole. Strategies are priced by counting what they would cut; an empty
+// `emit` prices only.
+PlanChoice choose_plan(const PlanInput& in, const std::vector<state::Task>& existing,
+                       const TaskEmit& emit);
+// The same, collecting the tasks into `tasks` (small plans, tests).
 PlanChoice choose_plan(const PlanInput& in, const std::vector<state::Task>& existing);
 std::vector<state::Task> plan_tasks(const PlanInput& in, const std::vector<state::Task>& existing);
 

@@ -526,10 +526,18 @@ class SqliteStateStore final : public StateStore {
 
   Result<std::vector<Task>> list_tasks(const std::string& plan) override {
     std::lock_guard lock(mu_);
+    std::vector<Task> out;
+    {
+      // Sized first: growing a vector of a million tasks would hold two copies at the end.
+      auto n = db_.query("SELECT count(*) FROM tasks WHERE plan = ?1", "list_tasks");
+      if (!n) return tl::unexpected(n.error());
+      auto row = n->bind(1, plan).step();
+      if (!row) return tl::unexpected(row.error());
+      if (*row) out.reserve(size_t(n->int64(0)));
+    }
     auto q = db_.query(kListTasks, "list_tasks");
     if (!q) return tl::unexpected(q.error());
     q->bind(1, plan);
-    std::vector<Task> out;
     while (true) {
       auto row = q->step();
       if (!row) return tl::unexpected(row.error());

@@ -1,10 +1,10 @@
 // Planner and state store at scale: 1,000,000 tasks planned (5,000 symbols x 200 monthly
 // windows) and persisted in chunks as a run does it (plan_and_persist) through the SQLite state
-// store (WAL, synchronous=NORMAL, as finsync opens it), then read back as a resume does; then task state transitions (pending -> running ->
-// succeeded), one transaction each (update_task) and in batches (update_tasks). Each figure
-// against a bare prepared-statement loop doing the same inserts and updates on a file with the
-// same schema and pragmas, in the same run.
-// Usage: planner_bench DIR [TASK_SYMBOLS] [TRANSITION_TASKS] [BATCH]
+// store (WAL, synchronous=NORMAL, as finsync opens it), then read back as a resume does; then task
+// state transitions (pending -> running -> succeeded), one transaction each (update_task) and in
+// batches (update_tasks). Each figure against a bare prepared-statement loop doing the same inserts
+// and updates on a file with the same schema and pragmas, in the same run. Usage: planner_bench DIR
+// [TASK_SYMBOLS] [TRANSITION_TASKS] [BATCH]
 #include <sqlite3.h>
 #include <sys/resource.h>
 
@@ -238,8 +238,9 @@ int main(int argc, char** argv) {
 
   std::printf("tasks planned: %zu (%d symbols, monthly windows)\n", n, symbols);
   std::printf("plan alone %.2f s (cpu %.2f)\n", plan_s, plan_cpu);
-  std::printf("planned and persisted (plan_and_persist) %.2f s (cpu %.2f); bare %.2f s (cpu %.2f)\n",
-              total_s, total_cpu, bare_total_s, bare_total_cpu);
+  std::printf(
+      "planned and persisted (plan_and_persist) %.2f s (cpu %.2f); bare %.2f s (cpu %.2f)\n",
+      total_s, total_cpu, bare_total_s, bare_total_cpu);
   std::printf("list_tasks (resume) %.2f s\n", list_s);
   ratio_line("planned and persisted", double(n) / total_s, double(n) / bare_total_s);
   ratio_line("inserts (less planning)", double(n) / persist_s, double(n) / bare_persist_s);

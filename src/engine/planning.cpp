@@ -111,8 +111,8 @@ provider::Params request_params(const config::EndpointDef& ep, const provider::P
 }
 
 Result<int64_t> plan_and_persist(state::StateStore& store, const plan::PlanInput& in,
-                                 const std::vector<state::Task>& existing,
-                                 plan::PlanChoice& choice, size_t chunk) {
+                                 const std::vector<state::Task>& existing, plan::PlanChoice& choice,
+                                 size_t chunk) {
   std::vector<state::Task> pending;
   pending.reserve(chunk);
   int64_t added = 0;

@@ -47,8 +47,8 @@ provider::Params request_params(const config::EndpointDef& ep, const provider::P
 // to a transaction: a plan of a million tasks is never held whole, and a crash half-way leaves
 // chunks the next planning finds covered. The tasks added; the strategies priced in `choice`.
 Result<int64_t> plan_and_persist(state::StateStore& store, const plan::PlanInput& in,
-                                 const std::vector<state::Task>& existing,
-                                 plan::PlanChoice& choice, size_t chunk = 10000);
+                                 const std::vector<state::Task>& existing, plan::PlanChoice& choice,
+                                 size_t chunk = 10000);
 
 // "symbol_list, 40 requests (symbol_window 100, date_all_symbols 480)"
 std::string describe_choice(const plan::PlanChoice& choice);

@@ -6,6 +6,7 @@
 # equals the truth again and verify exits 0, the suspended days confirmed empty. Parquet and
 # Excel plans' gaps are read back through their staging table.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/verify_lib.sh"
 
 SEED=7 SYMBOLS=8 START=20150101 END=20150630
 start_emulator emu --seed $SEED --symbols $SYMBOLS
@@ -23,62 +24,12 @@ canonical_from "$DB" hist >"$WORK/db.csv"
 diff -q "$WORK/truth.csv" "$WORK/db.csv" >/dev/null || fail "the backfill differs from truth"
 
 # The punch: rows of the symbol with the most rows on three consecutive trading days.
-read -r SYM P0 P1 P2 < <(python3 - "$WORK/truth.csv" "$WORK/cal.csv" <<'PY'
-import csv, sys
-rows = {}
-for r in csv.DictReader(open(sys.argv[1])):
-    rows.setdefault(r["ts_code"], set()).add(r["trade_date"])
-days = sorted(r["cal_date"] for r in csv.DictReader(open(sys.argv[2])) if r["is_open"] == "1")
-sym = sorted(rows, key=lambda s: (-len(rows[s]), s))[0]
-for i in range(20, len(days) - 2):
-    if all(d in rows[sym] for d in days[i:i + 3]):
-        print(sym, *days[i:i + 3])
-        break
-PY
-)
+read -r SYM P0 P1 P2 < <(pick_punch)
 PUNCH=("$P0" "$P1" "$P2")
 [[ -n $P2 ]] || fail "no three consecutive rows to delete"
 "$DUCKDB_READ" --write "$DB" "DELETE FROM hist WHERE ts_code = '$SYM' AND trade_date BETWEEN '${PUNCH[0]}' AND '${PUNCH[2]}'" >/dev/null
 # An extra row: the first row of the symbol copied to the first Saturday of the range.
 "$DUCKDB_READ" --write "$DB" "INSERT INTO hist SELECT * REPLACE (DATE '2015-01-03' AS trade_date) FROM hist WHERE ts_code = '$SYM' ORDER BY trade_date LIMIT 1" >/dev/null
-
-# Expected gaps, as "SYMBOL YYYY-MM-DD" lines: trading days from the listing to the day before
-# the delisting without a row in the truth (the provider's suspensions), then the punched days.
-expected_gaps() {
-  python3 - "$WORK/truth.csv" "$WORK/basic.csv" "$WORK/cal.csv" "$@" <<'PY'
-import csv, sys
-truth, basic, cal, punched = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-have = {(r["ts_code"], r["trade_date"]) for r in csv.DictReader(open(truth))}
-days = sorted(r["cal_date"] for r in csv.DictReader(open(cal)) if r["is_open"] == "1")
-out = set()
-for r in csv.DictReader(open(basic)):
-    lo, hi = r["list_date"], r["delist_date"] or "9999-12-31"
-    for d in days:
-        if lo <= d < hi and (r["ts_code"], d) not in have:
-            out.add(f'{r["ts_code"]} {d}')
-for p in punched:
-    out.add(p)
-print("\n".join(sorted(out)))
-PY
-}
-# verify's gap lines "  SYM  gap    A..B (n trading days)", expanded over the open days.
-reported_gaps() {
-  python3 - "$1" "$WORK/cal.csv" <<'PY'
-import csv, re, sys
-days = sorted(r["cal_date"] for r in csv.DictReader(open(sys.argv[2])) if r["is_open"] == "1")
-out = []
-for line in open(sys.argv[1]):
-    m = re.match(r"\s+(\S+)\s+gap\s+(\S+?)(?:\.\.(\S+))? \((\d+) trading days?\)", line)
-    if not m:
-        continue
-    sym, a, b, n = m.group(1), m.group(2), m.group(3) or m.group(2), int(m.group(4))
-    span = [d for d in days if a <= d <= b]
-    if len(span) != n:
-        sys.exit(f"gap {a}..{b} of {sym}: {n} trading days stated, {len(span)} in the calendar")
-    out += [f"{sym} {d}" for d in span]
-print("\n".join(sorted(out)))
-PY
-}
 
 set +e
 "$FINSYNC" -w "$WS" verify hist >"$WORK/verify1.out" 2>"$WORK/verify1.err"

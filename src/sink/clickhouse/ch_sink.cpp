@@ -171,6 +171,26 @@ class ChSession final : public db::Session {
     staging_ = false;
   }
 
+  // DISTINCT folds the rows a ReplacingMergeTree has not merged yet, as FINAL would.
+  Result<db::LandedDays> landed_days(const db::TableDesign& t,
+                                     const std::string& symbol_column) override {
+    const int tc = t.field_index(t.time_column);
+    const std::string col = quote_name(t.time_column);
+    const std::string day = tc >= 0 && t.schema.fields[tc].type == DataType::timestamp
+                                ? "toInt64(floor(" + col + " / 86400000))"  // epoch milliseconds
+                                : "toInt32(" + col + ")";
+    auto r = query("reading the landed days",
+                   db::landed_days_sql(
+                       qualified(t.name),
+                       symbol_column.empty() ? "''" : "toString(" + quote_name(symbol_column) + ")",
+                       day, col));
+    if (!r) return fail(r.error());
+    db::LandedDays out;
+    for (const auto& row : *r)
+      if (row.size() >= 2) out[row[0]].push_back(int32_t(std::strtol(row[1].c_str(), nullptr, 10)));
+    return out;
+  }
+
   // replace: table. The landing's rows go to a fresh stage table of the same structure, and
   // finish_rows swaps its partitions in: readers see the old table until then.
   Result<void> delete_all(const db::TableDesign& t) override {

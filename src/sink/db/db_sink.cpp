@@ -403,6 +403,21 @@ Result<std::map<std::string, int64_t>> DbSink::landed_tasks(const std::string& p
   return r;
 }
 
+Result<LandedDays> DbSink::landed_days(const TableSpec& table, const std::string& symbol_column) {
+  const TableDesign d = design_for(table);
+  if (d.time_column.empty())
+    return fail(ErrorKind::invalid_input,
+                fmt::format("{}: the endpoint has no time column to verify by", target()));
+  auto r = with_retries("reading the landed days", [&](Session& s) -> Result<LandedDays> {
+    auto found = s.describe(d.name);
+    if (!found) return fail(found.error());
+    if (!*found) return LandedDays{};  // nothing landed yet
+    return s.landed_days(d, symbol_column);
+  });
+  if (!r) return fail(wrap(r.error(), "reading the landed days"));
+  return r;
+}
+
 Result<SinkStats> DbSink::close() {
   buffer_.clear();
   drop_session();

@@ -60,6 +60,7 @@ class DbSink final : public Sink {
   Result<void> commit(std::span<const Checkpoint> checkpoints) override;
   Result<void> rollback() override;
   Result<std::map<std::string, int64_t>> landed_tasks(const std::string& plan) override;
+  Result<LandedDays> landed_days(const TableSpec& table, const std::string& symbol_column) override;
   Result<SinkStats> close() override;
   Result<void> health() override;
   // On a sink that is not open (`finsync sinks check` makes one of its own).

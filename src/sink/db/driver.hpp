@@ -45,6 +45,9 @@
 
 namespace finsync::sink::db {
 
+// Per symbol, the days a table holds rows on (Sink::landed_days).
+using LandedDays = std::map<std::string, std::vector<int32_t>>;
+
 struct Capabilities {
   bool transactions = true;   // rows, markers and a checkpoint commit atomically
   bool multi_writer = false;  // several processes may land into one table at once
@@ -125,7 +128,23 @@ class Session {
   // After the last write_rows of a landing (stores that stage rows merge them here).
   virtual Result<void> finish_rows(const TableDesign& t) = 0;
   virtual Result<void> write_markers(std::span<const Marker> markers) = 0;
+  // For `finsync verify`, on an existing table: per value of `symbol_column` ("" when empty),
+  // the days (since 1970-01-01, UTC) of t.time_column on which the table holds rows, ascending.
+  virtual Result<LandedDays> landed_days(const TableDesign& t, const std::string& symbol_column) {
+    (void)t;
+    (void)symbol_column;
+    return fail(ErrorKind::invalid_input,
+                "this sink kind cannot read its rows back for `finsync verify` yet");
+  }
 };
+
+// The statement landed_days runs, from the store's spelling of each part.
+inline std::string landed_days_sql(std::string_view table, std::string_view symbol_expr,
+                                   std::string_view day_expr, std::string_view time_column) {
+  return "SELECT DISTINCT " + std::string(symbol_expr) + " AS s, " + std::string(day_expr) +
+         " AS d FROM " + std::string(table) + " WHERE " + std::string(time_column) +
+         " IS NOT NULL ORDER BY s, d";
+}
 
 class Driver {
  public:

@@ -247,6 +247,23 @@ class MySession final : public db::Session {
 
   void rollback() override { (void)mysql_real_query(my_, "ROLLBACK", 8); }
 
+  Result<db::LandedDays> landed_days(const db::TableDesign& t,
+                                     const std::string& symbol_column) override {
+    // DATETIME(6) holds UTC, so its day is the UTC day.
+    const std::string col = quote_name(t.time_column);
+    auto r =
+        query("reading the landed days",
+              db::landed_days_sql(
+                  quote_name(t.name),
+                  symbol_column.empty() ? "''" : "CAST(" + quote_name(symbol_column) + " AS CHAR)",
+                  "DATEDIFF(" + col + ", '1970-01-01')", col));
+    if (!r) return fail(r.error());
+    db::LandedDays out;
+    for (size_t i = 0; i < r->size(); ++i)
+      out[cell(*r, i, 0)].push_back(int32_t(std::strtol(cell(*r, i, 1).c_str(), nullptr, 10)));
+    return out;
+  }
+
   Result<void> delete_all(const db::TableDesign& t) override {
     // DELETE, not TRUNCATE: TRUNCATE commits on its own, readers would see an empty table.
     return exec("emptying the table (replace)", "DELETE FROM " + quote_name(t.name));

@@ -241,6 +241,26 @@ class PgSession final : public db::Session {
       PQclear(PQexec(conn_, "ROLLBACK"));
   }
 
+  Result<db::LandedDays> landed_days(const db::TableDesign& t,
+                                     const std::string& symbol_column) override {
+    const int tc = t.field_index(t.time_column);
+    const std::string col = quote_ident(t.time_column);
+    const std::string day = tc >= 0 && t.schema.fields[tc].type == DataType::timestamp
+                                ? "((" + col + " AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
+                                : "(" + col + " - DATE '1970-01-01')";
+    auto r =
+        query("reading the landed days",
+              db::landed_days_sql(
+                  qualified(t.name),
+                  symbol_column.empty() ? "''" : quote_ident(symbol_column) + "::text", day, col));
+    if (!r) return fail(r.error());
+    db::LandedDays out;
+    for (int i = 0; i < PQntuples(r->get()); ++i)
+      out[PQgetvalue(r->get(), i, 0)].push_back(
+          int32_t(std::strtol(PQgetvalue(r->get(), i, 1), nullptr, 10)));
+    return out;
+  }
+
   Result<void> delete_all(const db::TableDesign& t) override {
     return exec("emptying the table (replace)", "DELETE FROM " + qualified(t.name));
   }

@@ -149,6 +149,23 @@ class SqliteSession final : public db::Session {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
 
+  Result<db::LandedDays> landed_days(const db::TableDesign& t,
+                                     const std::string& symbol_column) override {
+    // Dates and timestamps are ISO 8601 text in UTC: the first ten characters are the day.
+    const std::string col = quote_ident(t.time_column);
+    auto st = prepare(db::landed_days_sql(
+        quote_ident(t.name),
+        symbol_column.empty() ? "''" : "CAST(" + quote_ident(symbol_column) + " AS TEXT)",
+        "CAST(julianday(substr(" + col + ", 1, 10)) - 2440587.5 AS INTEGER)", col));
+    if (!st) return fail(st.error());
+    db::LandedDays out;
+    int rc;
+    while ((rc = sqlite3_step(st->get())) == SQLITE_ROW)
+      out[text(st->get(), 0)].push_back(int32_t(sqlite3_column_int64(st->get(), 1)));
+    if (rc != SQLITE_DONE) return fail(error(rc, "reading the landed days"));
+    return out;
+  }
+
   Result<void> delete_all(const db::TableDesign& t) override {
     return exec("DELETE FROM " + quote_ident(t.name), "emptying the table (replace)");
   }

@@ -106,6 +106,8 @@ Result<std::shared_ptr<Database>> Database::open(const std::string& path_in) {
   // FINSYNC_DUCKDB_THREADS overrides the default of 1.
   const char* threads = std::getenv("FINSYNC_DUCKDB_THREADS");
   duckdb_set_config(config, "threads", threads && *threads ? threads : "1");
+  const char* mem = std::getenv("FINSYNC_DUCKDB_MEMORY_LIMIT");
+  if (mem && *mem) duckdb_set_config(config, "memory_limit", mem);
   duckdb_database db = nullptr;
   char* err = nullptr;
   duckdb_state st = duckdb_open_ext(key.c_str(), &db, config, &err);

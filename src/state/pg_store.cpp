@@ -308,14 +308,19 @@ Result<Task> read_task(const Conn& c, const Rows& r, int i) {
   return t;
 }
 
-Result<std::vector<Task>> read_tasks(const Conn& c, const Rows& r) {
-  std::vector<Task> out;
-  out.reserve(static_cast<size_t>(r.size()));
+Result<void> append_tasks(const Conn& c, const Rows& r, std::vector<Task>& out) {
   for (int i = 0; i < r.size(); ++i) {
     auto t = read_task(c, r, i);
     if (!t) return tl::unexpected(t.error());
     out.push_back(std::move(*t));
   }
+  return {};
+}
+
+Result<std::vector<Task>> read_tasks(const Conn& c, const Rows& r) {
+  std::vector<Task> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  if (auto a = append_tasks(c, r, out); !a) return tl::unexpected(a.error());
   return out;
 }
 
@@ -367,8 +372,12 @@ const std::string kListPlans =
     "SELECT name, spec_yaml, fingerprint, universe_json, created_at, updated_at, control FROM "
     "plans ORDER BY name COLLATE \"C\"";
 const std::string kSelectTask = std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE id = $1";
-const std::string kListTasks = std::string("SELECT ") + kTaskColumns +
-                               " FROM tasks WHERE plan = $1 ORDER BY start_day, id COLLATE \"C\"";
+const std::string kListTasks =
+    std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE plan = $1 ORDER BY id COLLATE \"C\"";
+// list_tasks reads through a cursor, so that one chunk of rows sits in a PGresult next to the
+// tasks read so far: a plan of a million tasks is not held twice.
+const std::string kDeclareTaskCursor = "DECLARE list_tasks NO SCROLL CURSOR FOR " + kListTasks;
+constexpr const char* kFetchTasks = "FETCH 10000 FROM list_tasks";
 const std::string kSelectRun = std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = $1";
 const std::string kListRuns = std::string("SELECT ") + kRunColumns +
                               " FROM runs ORDER BY started_at DESC, id COLLATE \"C\" DESC LIMIT $1";
@@ -553,9 +562,19 @@ class PostgresStateStore final : public StateStore {
 
   Result<std::vector<Task>> list_tasks(const std::string& plan) override {
     return operation([&]() -> Result<std::vector<Task>> {
-      auto r = conn_.exec("list_tasks", kListTasks.c_str(), {plan});
-      if (!r) return tl::unexpected(r.error());
-      return read_tasks(conn_, *r);
+      auto tx = Transaction::begin(conn_, "list_tasks");
+      if (!tx) return tl::unexpected(tx.error());
+      if (auto d = conn_.exec("list_tasks", kDeclareTaskCursor.c_str(), {plan}); !d)
+        return tl::unexpected(d.error());
+      std::vector<Task> out;
+      for (;;) {
+        auto r = conn_.exec("list_tasks", kFetchTasks);
+        if (!r) return tl::unexpected(r.error());
+        if (r->size() == 0) break;
+        if (auto a = append_tasks(conn_, *r, out); !a) return tl::unexpected(a.error());
+      }
+      if (auto c = tx->commit(); !c) return tl::unexpected(c.error());
+      return out;
     });
   }
 

@@ -390,7 +390,7 @@ PlanRecord read_plan(const Query& q) {
 
 const std::string kSelectTask = std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE id = ?1";
 const std::string kListTasks =
-    std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE plan = ?1 ORDER BY start_day, id";
+    std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE plan = ?1 ORDER BY id";
 const std::string kSelectRun = std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?1";
 const std::string kListRuns =
     std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1";

@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
@@ -326,21 +327,39 @@ TYPED_TEST(StateStoreTest, AddTasksIsOneTransaction) {
   EXPECT_EQ(s->add_tasks({task("t1", "p", 10)}).value(), 1);  // the store is usable afterwards
 }
 
-TYPED_TEST(StateStoreTest, ListTasksOrdersByStartDayThenIdWithinPlan) {
+TYPED_TEST(StateStoreTest, ListTasksOrdersByIdWithinPlan) {
   auto s = this->open();
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_plan(plan("p")));
   ASSERT_TRUE(s->put_plan(plan("q")));
+  // Bytewise: "B" before "a", whatever the database's collation.
   ASSERT_EQ(s->add_tasks({task("c", "p", 20), task("b", "p", 10), task("a", "p", 20),
-                          task("z", "p", -5), task("other", "q", 0)})
+                          task("z", "p", -5), task("B", "p", 40), task("other", "q", 0)})
                 .value(),
-            5);
-  EXPECT_EQ(ids(s->list_tasks("p").value()), (std::vector<std::string>{"z", "b", "a", "c"}));
+            6);
+  EXPECT_EQ(ids(s->list_tasks("p").value()), (std::vector<std::string>{"B", "a", "b", "c", "z"}));
   EXPECT_EQ(ids(s->list_tasks("q").value()), std::vector<std::string>{"other"});
   EXPECT_TRUE(s->list_tasks("none").value().empty());
   auto missing = s->get_task("nope");
   ASSERT_TRUE(missing);
   EXPECT_FALSE(missing->has_value());
+}
+
+// More tasks than one read of the PostgreSQL store's cursor (10,000 rows) holds.
+TYPED_TEST(StateStoreTest, ListTasksReadsAPlanLargerThanOneChunk) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("p")));
+  std::vector<Task> batch;
+  for (int i = 25000; i >= 0; --i) batch.push_back(task(fmt::format("t{:05d}", i), "p", i));
+  ASSERT_EQ(s->add_tasks(batch).value(), 25001);
+  auto listed = s->list_tasks("p");
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 25001u);
+  for (size_t i = 0; i < listed->size(); ++i) {
+    ASSERT_EQ((*listed)[i].id, fmt::format("t{:05d}", i));
+    ASSERT_EQ((*listed)[i].start_day, int32_t(i));
+  }
 }
 
 TYPED_TEST(StateStoreTest, UpdateTaskRoundTripsEveryField) {

@@ -13,6 +13,7 @@
 #include "core/dates.hpp"
 #include "core/secrets.hpp"
 #include "engine/eta.hpp"
+#include "engine/leases.hpp"
 #include "engine/limits.hpp"
 #include "ratelimit/limiter.hpp"
 #include "report/run_report.hpp"
@@ -175,6 +176,35 @@ std::string eta_line(const engine::Eta& e, int64_t requests, double rate) {
                      requests, why);
 }
 
+std::string utc_text(TimePoint t) {
+  return fmt::format("{:%Y-%m-%d %H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(t));
+}
+
+// One line per process that holds tasks of the plan, and whether a run may take them now.
+std::string lease_lines(const std::vector<state::Task>& tasks, TimePoint now) {
+  struct Held {
+    int64_t tasks = 0;
+    TimePoint until{};
+  };
+  std::map<std::string, Held> by_holder;
+  for (const auto& t : tasks) {
+    if (t.state != state::TaskState::running || t.lease_holder.empty() || !t.lease_until) continue;
+    Held& h = by_holder[t.lease_holder];
+    h.until = h.tasks == 0 ? *t.lease_until : std::max(h.until, *t.lease_until);
+    ++h.tasks;
+  }
+  std::string out;
+  for (const auto& [holder, h] : by_holder) {
+    const char* why = engine::holder_gone(holder)
+                          ? " (its process is gone: the next run takes them)"
+                      : h.until <= now ? " (expired: the next run takes them)"
+                                       : "";
+    out += fmt::format("  leased    {} tasks to {} until {}{}\n", h.tasks, holder,
+                       utc_text(h.until), why);
+  }
+  return out;
+}
+
 }  // namespace
 
 int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
@@ -237,11 +267,9 @@ int cmd_status(const GlobalOptions& g, const std::string& plan_filter) {
                 (long long)(n[state::TaskState::pending] + n[state::TaskState::running]),
                 (long long)n[state::TaskState::failed], (long long)n[state::TaskState::parked],
                 (long long)n[state::TaskState::dead], (long long)rows);
-    if (resume)
-      std::printf(
-          "  parked until %s\n",
-          fmt::format("{:%Y-%m-%d %H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(*resume))
-              .c_str());
+    if (!p.control.empty()) std::printf("  control   %s\n", p.control.c_str());
+    if (resume) std::printf("  parked until %s\n", utc_text(*resume).c_str());
+    print(lease_lines(*tasks, clock.now()));
     auto def = config::parse_plan(p.spec_yaml, p.name);
     const config::ProviderDef* pdef = def ? ctx.catalog.find(def->provider) : nullptr;
     const config::EndpointDef* ep = pdef ? pdef->endpoint(def->endpoint) : nullptr;

@@ -103,6 +103,11 @@ int print_estimate(asio::io_context& io, const config::PlanDef& plan,
   std::string out = fmt::format("plan {}: estimate before any data request\n", plan.name);
   out += fmt::format("  {:<10} {} still to fetch ({} already landed)\n", "tasks", est->tasks,
                      est->tasks_done);
+  if (est->refresh_tasks > 0)
+    out += fmt::format(
+        "  {:<10} {} of them fetch again the last {} trading days of a parameter set and every "
+        "day after\n",
+        "refresh", est->refresh_tasks, plan.lookback);
   out += fmt::format("  {:<10} {} data requests of weight {} (plus metadata: symbols, calendar)\n",
                      "requests", est->requests, est->weight);
   out += fmt::format("  {:<10} about {} to land (one per trading day per listed symbol)\n", "rows",

@@ -579,30 +579,18 @@ Result<void> refresh(state::StateStore& store, const config::PlanDef& plan,
   if (!marks) return fail(marks.error());
   std::vector<Task> fresh = refresh_tasks(plan, ep, *marks, symbols, calendar, plan.end_day);
   if (fresh.empty()) return {};
-  std::unordered_map<std::string, Task*> by_id;
-  for (auto& t : tasks) by_id[t.id] = &t;
-  std::vector<Task> added;
-  for (auto& f : fresh) {
-    auto it = by_id.find(f.id);
-    if (it == by_id.end()) {
-      added.push_back(f);
-      continue;
-    }
-    Task& t = *it->second;
-    // Pending, failed or parked: queued anyway. Split: its children hold the window.
-    if (t.state != TaskState::succeeded && t.state != TaskState::dead) continue;
-    t.state = TaskState::pending;
-    t.attempts = 0;
-    t.last_error.clear();
-    t.resume_at.reset();
-    if (auto u = store.update_task(t); !u) return u;
-  }
-  if (auto n = store.add_tasks(added); !n) return fail(n.error());
-  tasks.insert(tasks.end(), added.begin(), added.end());
+  const size_t queued = fresh.size();
+  RefreshQueue q = queue_refresh(std::move(fresh), tasks);
+  std::vector<Task> again;
+  for (const Task* t : q.again) again.push_back(*t);
+  if (!again.empty())
+    if (auto u = store.update_tasks(again); !u) return u;
+  if (auto n = store.add_tasks(q.added); !n) return fail(n.error());
+  tasks.insert(tasks.end(), q.added.begin(), q.added.end());
   spdlog::info(
       "plan {}: fetching again {} parameter sets over their last {} trading days and every day "
       "after, through {} ({} tasks)",
-      plan.name, marks->size(), plan.lookback, dates::iso(plan.end_day), fresh.size());
+      plan.name, marks->size(), plan.lookback, dates::iso(plan.end_day), queued);
   return {};
 }
 

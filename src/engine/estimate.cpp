@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/blocking.hpp"
+#include "engine/incremental.hpp"
 #include "engine/metadata.hpp"
 #include "engine/planning.hpp"
 #include "plan/planner.hpp"
@@ -45,8 +46,17 @@ asio::awaitable<Result<Estimate>> estimate_backfill(EstimateDeps deps,
   auto existing = co_await run_blocking(deps.store_thread, existing_job);
   if (!existing) co_return fail(existing.error());
   auto& [record, tasks] = *existing;
+  std::map<std::string, int32_t> marks;
+  if (plan.end_today) {
+    auto m = co_await run_blocking(deps.store_thread,
+                                   [&deps, &plan] { return deps.store.list_marks(plan.name); });
+    if (!m) co_return fail(m.error());
+    marks = std::move(*m);
+  }
   std::vector<plan::Symbol> symbols;
-  if (record && !record->universe_json.empty() && record->spec_yaml == plan.text) {
+  // As a run does: a plan that ends today reads its universe again (new listings).
+  if (record && !record->universe_json.empty() && record->spec_yaml == plan.text &&
+      !plan.end_today) {
     auto u = universe_from_json(record->universe_json);
     if (!u) co_return fail(u.error());
     symbols = std::move(*u);
@@ -64,11 +74,20 @@ asio::awaitable<Result<Estimate>> estimate_backfill(EstimateDeps deps,
   auto market = co_await market_symbols(deps.fetcher, plan, deps.endpoint, symbols, true);
   if (!market) co_return fail(market.error());
 
+  Estimate e;
+  // A plan that ends today fetches its refresh windows first, as a run queues them; the planner
+  // then sees them as covering their days.
+  if (!marks.empty()) {
+    RefreshQueue q = queue_refresh(
+        refresh_tasks(plan, deps.endpoint, marks, symbols, *cal, plan.end_day), tasks);
+    e.refresh_tasks = int64_t(q.added.size() + q.again.size());
+    tasks.insert(tasks.end(), std::make_move_iterator(q.added.begin()),
+                 std::make_move_iterator(q.added.end()));
+  }
   const plan::PlanInput in =
       plan_input(plan, deps.endpoint, symbols, *market ? &**market : nullptr, *cal);
   const plan::PlanChoice choice = plan::choose_plan(in, tasks, plan::TaskEmit{});
   const plan::RowModel model(in);
-  Estimate e;
   e.weight = deps.endpoint.weight_for(plan.params);
   // Tasks planned before and not done yet cost the same whatever is chosen for the rest.
   int64_t seen_rows = 0, seen_bytes = 0, pending_requests = 0, pending_fetched = 0;

@@ -21,14 +21,15 @@ struct StrategyEstimate {
 };
 
 struct Estimate {
-  int64_t tasks_done = 0;  // already landed, not counted below
-  int64_t tasks = 0;       // tasks still to fetch
-  int64_t requests = 0;    // data requests still needed (a task's pages each count)
-  int64_t weight = 1;      // weight of each
-  int64_t rows = 0;        // expected: one row per trading day per task window
-  int64_t bytes = 0;       // rows times the bytes per row seen so far (or a default)
-  double seconds = 0;      // wall-clock time under the limits
-  std::string binding;     // the window that sets the pace
+  int64_t tasks_done = 0;     // already landed, not counted below
+  int64_t tasks = 0;          // tasks still to fetch
+  int64_t refresh_tasks = 0;  // of which a plan ending today fetches again (its lookback)
+  int64_t requests = 0;       // data requests still needed (a task's pages each count)
+  int64_t weight = 1;         // weight of each
+  int64_t rows = 0;           // expected: one row per trading day per task window
+  int64_t bytes = 0;          // rows times the bytes per row seen so far (or a default)
+  double seconds = 0;         // wall-clock time under the limits
+  std::string binding;        // the window that sets the pace
   std::vector<std::pair<std::string, double>> per_window;  // seconds each window alone needs
   std::string strategy;                                    // the planner's choice
   std::vector<StrategyEstimate> strategies;                // every strategy priced

@@ -65,6 +65,27 @@ std::vector<state::Task> refresh_tasks(const config::PlanDef& plan, const config
   return out;
 }
 
+RefreshQueue queue_refresh(std::vector<state::Task> fresh, std::vector<state::Task>& tasks) {
+  std::unordered_map<std::string, state::Task*> by_id;
+  for (auto& t : tasks) by_id[t.id] = &t;
+  RefreshQueue q;
+  for (auto& f : fresh) {
+    auto it = by_id.find(f.id);
+    if (it == by_id.end()) {
+      q.added.push_back(std::move(f));
+      continue;
+    }
+    state::Task& t = *it->second;
+    if (t.state != state::TaskState::succeeded && t.state != state::TaskState::dead) continue;
+    t.state = state::TaskState::pending;
+    t.attempts = 0;
+    t.last_error.clear();
+    t.resume_at.reset();
+    q.again.push_back(&t);
+  }
+  return q;
+}
+
 std::map<std::string, int32_t> marks_from(const std::vector<state::Task>& tasks,
                                           int32_t published) {
   std::map<std::string, int32_t> last;

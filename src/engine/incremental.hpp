@@ -29,6 +29,15 @@ std::vector<state::Task> refresh_tasks(const config::PlanDef& plan, const config
                                        const std::vector<plan::Symbol>& symbols,
                                        const plan::TradingCalendar& calendar, int32_t end);
 
+// What a run queues of the `fresh` refresh tasks, given the plan's `tasks`: the new ones (to add),
+// and those of `tasks` that had succeeded or died, which are reset to pending here. A task there
+// pending, failed or parked is queued anyway; a split one's children hold the window.
+struct RefreshQueue {
+  std::vector<state::Task> added;
+  std::vector<state::Task*> again;  // into `tasks`
+};
+RefreshQueue queue_refresh(std::vector<state::Task> fresh, std::vector<state::Task>& tasks);
+
 // The marks the plan's tasks vouch for: per parameter set whose tasks all succeeded, the last
 // day they cover, but never past `published` (a day landed before its publication is
 // provisional and does not count).

@@ -82,12 +82,24 @@ start_emulator e2 --seed $SEED --symbols $((SYMBOLS + 1)) --publish-at 01:00 --u
   --revision 1 --revised-from "$LB1"
 export TUSHARE_URL="http://127.0.0.1:$e2_PORT"
 published_at 01:00
-"$FINSYNC" -w "$WS" run inc >"$WORK/run2.out" 2>"$WORK/run2.err" || fail "run 2 exited $?: $(tail -5 "$WORK/run2.err")"
 {
   while read -r code; do echo "$code $LB1 $TODAY"; done <"$WORK/old_codes.txt"
   # The new symbol's backfill: the plan's trading days, first to last.
   echo "$NEW_CODE $(head -1 "$WORK/open.txt") $(tail -1 "$WORK/open.txt")"
 } | sort >"$WORK/want2.txt"
+# The estimate counts what the run will send, the refresh included, and sends no data request.
+check_estimate() {  # RUN WANT_FILE REFRESH_TASKS AUDIT
+  local from=$(($(wc -l <"$4") + 1))
+  "$FINSYNC" -w "$WS" plan estimate inc >"$WORK/est$1.out" 2>"$WORK/est$1.err" ||
+    fail "estimate before run $1 exited $?: $(tail -3 "$WORK/est$1.err")"
+  grep -qx "  requests   $(wc -l <"$2") data requests of weight 1 (plus metadata: symbols, calendar)" "$WORK/est$1.out" ||
+    fail "estimate before run $1, want $(wc -l <"$2") requests: $(cat "$WORK/est$1.out")"
+  grep -qx "  refresh    $3 of them fetch again the last $LOOKBACK trading days of a parameter set and every day after" "$WORK/est$1.out" ||
+    fail "estimate before run $1, want $3 refresh tasks: $(cat "$WORK/est$1.out")"
+  assert_eq 0 "$(tail -n +"$from" "$4" | grep -c '"api_name":"daily"' || true)" "daily requests of the estimate before run $1"
+}
+check_estimate 2 "$WORK/want2.txt" "$SYMBOLS" "$e2_AUDIT"
+"$FINSYNC" -w "$WS" run inc >"$WORK/run2.out" 2>"$WORK/run2.err" || fail "run 2 exited $?: $(tail -5 "$WORK/run2.err")"
 daily_requests "$e2_AUDIT" 1 >"$WORK/got2.txt"
 diff -q "$WORK/want2.txt" "$WORK/got2.txt" >/dev/null || fail "requests of run 2: $(diff "$WORK/want2.txt" "$WORK/got2.txt")"
 truth --symbols $((SYMBOLS + 1)) --publish-at 01:00 --revision 1 --revised-from "$LB1" >"$WORK/truth2.csv"
@@ -103,8 +115,10 @@ fi
 # --- Run 3: the same day again: one lookback request per symbol, nothing else.
 LB2=$(lookback_start "$TODAY")
 lines=$(wc -l <"$e2_AUDIT")
-"$FINSYNC" -w "$WS" run inc >"$WORK/run3.out" 2>"$WORK/run3.err" || fail "run 3 exited $?: $(tail -5 "$WORK/run3.err")"
 awk -F, 'NR > 1 { print $1 }' "$WORK/basic.csv" | sort | awk -v a="$LB2" -v b="$TODAY" '{ print $1, a, b }' >"$WORK/want3.txt"
+check_estimate 3 "$WORK/want3.txt" $((SYMBOLS + 1)) "$e2_AUDIT"
+lines=$(wc -l <"$e2_AUDIT")
+"$FINSYNC" -w "$WS" run inc >"$WORK/run3.out" 2>"$WORK/run3.err" || fail "run 3 exited $?: $(tail -5 "$WORK/run3.err")"
 daily_requests "$e2_AUDIT" $((lines + 1)) >"$WORK/got3.txt"
 diff -q "$WORK/want3.txt" "$WORK/got3.txt" >/dev/null || fail "requests of run 3: $(diff "$WORK/want3.txt" "$WORK/got3.txt")"
 canonical_from "$DB" inc >"$WORK/db3.csv"

@@ -294,6 +294,9 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
       ;;
     restart-clickhouse)
       clickhouse_kill_dir "$2"
+      # A new server answers within half a second; a client landing every 150 ms could miss an
+      # outage that short, and a restart test must see one.
+      sleep 1.5
       clickhouse_start_dir "$2" "$3"
       ;;
     *)

@@ -2,7 +2,8 @@
 # Offset/limit pagination, which no emulator personality speaks: a small python server holds 23
 # rows and answers `limit`/`offset` slices. A provider with `pagination: { kind: offset,
 # page_size: 5 }` and a header key lands exactly the 23 rows through the pages 0, 5, 10, 15, 20
-# (the last one short), every page carrying the key; a second run asks nothing.
+# (the last one short), every page carrying the key; a second run asks nothing. A second plan's
+# run killed between pages resumes at its offset cursor.
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || fail "python3 is needed"
 
@@ -72,4 +73,20 @@ expected=$(python3 -c 'print(" ".join("%d:%02d:%.2f" % (i, i % 28 + 1, i * 3 + 0
 assert_eq "$expected" "$landed" "landed rows"
 "$FINSYNC" -w "$WS" run items >"$WORK/run2.out" 2>"$WORK/run2.err" || fail "second run exited $?"
 assert_eq 5 "$(wc -l <"$WORK/requests.log")" "requests after the second run"
-echo "provider_offset_paging: ok (23 rows in 5 pages)"
+
+# Offset cursors resume: a run killed right after its second page is landed and checkpointed
+# (offset 5) resumes at offset 10, no page is asked twice, and the rows are exact.
+sed -e 's/^name: items$/name: resumed/' -e 's/table: items }/table: resumed }/' \
+  "$WS/plans/items.yaml" >"$WS/plans/resumed.yaml"
+: >"$WORK/requests.log"
+rc=0
+FINSYNC_FAILPOINTS="engine.between_pages:kill@2" "$FINSYNC" -w "$WS" run resumed \
+  >"$WORK/crash.out" 2>"$WORK/crash.err" || rc=$?
+assert_eq 137 "$rc" "exit code of the run killed between pages"
+assert_eq "0 5 key|5 5 key" "$(paste -sd'|' "$WORK/requests.log")" "pages before the kill"
+"$FINSYNC" -w "$WS" run resumed >"$WORK/resume.out" 2>"$WORK/resume.err" ||
+  fail "resume exited $?: $(tail -5 "$WORK/resume.err")"
+assert_eq "0 5 key|5 5 key|10 5 key|15 5 key|20 5 key" "$(paste -sd'|' "$WORK/requests.log")" "pages over both runs"
+landed=$("$DUCKDB_READ" "$WS/data/finsync.duckdb" "SELECT string_agg(id || ':' || strftime(day, '%d') || ':' || printf('%.2f', value), ' ' ORDER BY id) FROM resumed" | tail -1)
+assert_eq "$expected" "$landed" "rows landed across the kill"
+echo "provider_offset_paging: ok (23 rows in 5 pages; killed after offset 5, resumed at offset 10)"

@@ -110,5 +110,15 @@ grep -q "\"api_name\":\"daily\",\"params\":{\"end_date\":\"20231231\",\"start_da
 awk -F'"seq":' '{ split($2, s, ","); if (s[1] != NR) exit 1 }' "$work/b.audit" ||
   fail "audit log b: seq is not 1..n in order"
 
+# --calendar: the weekend of 2026-12-05 is closed in the China calendar, open in every-day; a
+# name it does not know is a usage error naming the value.
+cal() { "$EMU" truth --api trade_cal --start 20261205 --end 20261207 "$@" | awk -F, 'NR > 1 { printf "%s", $3 }'; }
+[[ $(cal) == 001 ]] || fail "china calendar of 2026-12-05..07: $(cal)"
+[[ $(cal --calendar every-day) == 111 ]] || fail "every-day calendar of 2026-12-05..07: $(cal --calendar every-day)"
+rc=0
+"$EMU" truth --api trade_cal --calendar weekly >/dev/null 2>"$work/cal.err" || rc=$?
+[[ $rc == 2 ]] && grep -q "^finsync-emulator: --calendar: 'weekly' is not china or every-day$" "$work/cal.err" ||
+  fail "--calendar weekly: exit $rc, $(cat "$work/cal.err")"
+
 stop_servers
 echo "emulator_smoke: ok"

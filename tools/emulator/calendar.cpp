@@ -102,7 +102,7 @@ Calendar::Calendar(Rules rules) {
   int last_open_ymd = 0;
   for (int d = first - 40; d <= last; ++d) {
     const int wd = weekday_from_days(d);
-    const bool open = wd != 0 && wd != 6 && !holiday(d);
+    const bool open = rules == Rules::every_day || (wd != 0 && wd != 6 && !holiday(d));
     const int ymd = ymd_from_days(d);
     if (d >= first) {
       days_.push_back(Day{ymd, d, open, last_open_ymd});

@@ -19,7 +19,8 @@ class Calendar {
     int pretrade_ymd;  // previous open day strictly before this one
   };
 
-  enum class Rules { china, nyse };
+  // every_day: every calendar day is open, for tests that need today to be a trading day.
+  enum class Rules { china, nyse, every_day };
 
   explicit Calendar(Rules rules = Rules::china);
 

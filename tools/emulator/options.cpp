@@ -39,6 +39,8 @@ constexpr const char* kServeHelp = R"(usage: finsync-emulator serve [options]
   --revision N           tushare daily: vendor revision N > 0 changes vol and amount of about
                          half the rows on or after --revised-from (default 0: as first published)
   --revised-from YYYYMMDD  first day revision N touches (default 0: every day)
+  --calendar RULES       tushare: china (default: SSE/SZSE weekdays and holidays) or every-day
+                         (every calendar day open, weekends too)
   --token TOKEN          the token (tushare) or API key (alphavantage, polygon) requests must
                          carry (default emulator-token)
   --row-cap N            tushare: daily answers are cut to the first N rows, 1..1000000
@@ -91,6 +93,7 @@ with exactly 2 decimals; integers as integers; null as an empty field.
   --utc-offset +HH:MM    as the server option
   --revision N           as the server option
   --revised-from YYYYMMDD  as the server option
+  --calendar RULES       as the server option
   --ts-code A,B          only these codes (daily, stock_basic); may be repeated
   --trade-date YYYYMMDD  tushare daily: only this day (as the API's trade_date; wins over
                          --start/--end)
@@ -228,6 +231,18 @@ void add_release_specs(std::vector<OptionSpec>& specs, Release& r) {
                    [&](std::string_view v) { r.revised_from = parse_date("--revised-from", v); }});
 }
 
+void add_calendar_spec(std::vector<OptionSpec>& specs, Calendar::Rules& rules) {
+  specs.push_back({"--calendar", true, [&](std::string_view v) {
+                     if (v == "china")
+                       rules = Calendar::Rules::china;
+                     else if (v == "every-day")
+                       rules = Calendar::Rules::every_day;
+                     else
+                       throw UsageError{
+                           fmt::format("--calendar: '{}' is not china or every-day", v)};
+                   }});
+}
+
 std::vector<OptionSpec> serve_specs(ServeOptions& o) {
   std::vector<OptionSpec> specs = {
       {"--personality", true, [&](std::string_view v) { o.personality = v; }},
@@ -314,6 +329,7 @@ std::vector<OptionSpec> serve_specs(ServeOptions& o) {
        }},
   };
   add_release_specs(specs, o.release);
+  add_calendar_spec(specs, o.calendar);
   return specs;
 }
 
@@ -369,6 +385,7 @@ std::vector<OptionSpec> truth_specs(TruthOptions& o) {
        }},
   };
   add_release_specs(specs, o.release);
+  add_calendar_spec(specs, o.calendar);
   return specs;
 }
 

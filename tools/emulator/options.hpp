@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "calendar.hpp"
 #include "daily_model.hpp"
 
 namespace emu {
@@ -19,6 +20,7 @@ struct ServeOptions {
   int symbols = 100;
   int last_date = 20301231;
   Release release;  // tushare daily: --publish-at, --utc-offset, --revision, --revised-from
+  Calendar::Rules calendar = Calendar::Rules::china;  // tushare: --calendar
   std::string token = "emulator-token";
   std::uint64_t row_cap = 6000;
   std::uint64_t max_codes = 0;
@@ -51,6 +53,7 @@ struct TruthOptions {
   int symbols = 100;
   int last_date = 20301231;
   Release release;
+  Calendar::Rules calendar = Calendar::Rules::china;
   std::string api;
   std::vector<std::string> ts_codes;
   int start = 0;

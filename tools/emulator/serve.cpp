@@ -62,7 +62,7 @@ std::shared_ptr<Personality> make_personality(const ServeOptions& o, std::shared
   config.minute_seconds = o.minute_seconds;
   config.day_seconds = o.day_seconds;
   return std::make_shared<TusharePersonality>(
-      std::make_shared<const World>(o.seed, o.symbols, o.last_date, o.release), config,
+      std::make_shared<const World>(o.seed, o.symbols, o.last_date, o.release, o.calendar), config,
       std::move(chaos));
 }
 

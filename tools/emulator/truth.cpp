@@ -189,7 +189,7 @@ int run_truth(const TruthOptions& o) {
     }
     return 0;
   }
-  const World world(o.seed, o.symbols, o.last_date, o.release);
+  const World world(o.seed, o.symbols, o.last_date, o.release, o.calendar);
   StockFilter filter;
   filter.codes = o.ts_codes;
   filter.statuses = o.list_status;

@@ -21,8 +21,11 @@ std::string_view exchange_literal(std::string_view exchange) {
 
 }  // namespace
 
-World::World(std::uint64_t seed, int symbols, int last_date, Release release)
-    : calendar_(), universe_(seed, symbols, calendar_), daily_(calendar_, last_date, release) {}
+World::World(std::uint64_t seed, int symbols, int last_date, Release release,
+             Calendar::Rules calendar)
+    : calendar_(calendar),
+      universe_(seed, symbols, calendar_),
+      daily_(calendar_, last_date, release) {}
 
 Table World::stock_basic(const StockFilter& filter) const {
   Table t;

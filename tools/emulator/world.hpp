@@ -26,7 +26,8 @@ inline constexpr std::array<std::string_view, 11> kDailyColumns = {
 
 class World {
  public:
-  World(std::uint64_t seed, int symbols, int last_date, Release release = {});
+  World(std::uint64_t seed, int symbols, int last_date, Release release = {},
+        Calendar::Rules calendar = Calendar::Rules::china);
   World(const World&) = delete;
   World& operator=(const World&) = delete;
 

@@ -48,8 +48,8 @@ asio::awaitable<Result<Estimate>> estimate_backfill(EstimateDeps deps,
   auto& [record, tasks] = *existing;
   std::map<std::string, int32_t> marks;
   if (plan.end_today) {
-    auto m = co_await run_blocking(deps.store_thread,
-                                   [&deps, &plan] { return deps.store.list_marks(plan.name); });
+    auto marks_job = [&deps, &plan] { return deps.store.list_marks(plan.name); };
+    auto m = co_await run_blocking(deps.store_thread, marks_job);
     if (!m) co_return fail(m.error());
     marks = std::move(*m);
   }

@@ -4,19 +4,14 @@
 
 #include <mutex>
 
+#include "state/micros.hpp"
+
 namespace finsync::state {
 namespace {
 
 using pg::Conn;
 using pg::Param;
 using ratelimit::LedgerState;
-
-int64_t us(TimePoint t) {
-  return std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-TimePoint at(int64_t v) {
-  return TimePoint(std::chrono::duration_cast<Clock_t::duration>(std::chrono::microseconds(v)));
-}
 
 class PgLedger final : public ratelimit::LedgerStore {
  public:
@@ -38,11 +33,11 @@ class PgLedger final : public ratelimit::LedgerStore {
     if (auto r = step(
             "DELETE FROM quota_slots WHERE provider = $1 AND ((done_at IS NOT NULL AND done_at < "
             "$2) OR (done_at IS NULL AND stale_at < $3))",
-            {provider, us(prune_before), us(now)});
+            {provider, to_micros(prune_before), to_micros(now)});
         !r)
       return fail(r.error());
     if (auto r = step("DELETE FROM quota_blocks WHERE provider = $1 AND until_at <= $2",
-                      {provider, us(now)});
+                      {provider, to_micros(now)});
         !r)
       return fail(r.error());
     LedgerState s;
@@ -57,9 +52,9 @@ class PgLedger final : public ratelimit::LedgerStore {
       x.account = slots->text(i, 1);
       x.endpoint = slots->text(i, 2);
       x.weight = slots->int64(i, 3);
-      x.sent = at(slots->int64(i, 4));
-      if (!slots->is_null(i, 5)) x.done = at(slots->int64(i, 5));
-      x.stale_after = at(slots->int64(i, 6));
+      x.sent = from_micros(slots->int64(i, 4));
+      if (!slots->is_null(i, 5)) x.done = from_micros(slots->int64(i, 5));
+      x.stale_after = from_micros(slots->int64(i, 6));
       s.slots.push_back(std::move(x));
     }
     auto counters =
@@ -67,27 +62,29 @@ class PgLedger final : public ratelimit::LedgerStore {
              {provider});
     if (!counters) return fail(counters.error());
     for (int i = 0; i < counters->size(); ++i)
-      s.counters.push_back(ratelimit::Counter{counters->text(i, 0), at(counters->int64(i, 1)),
-                                              counters->int64(i, 2), false});
+      s.counters.push_back(ratelimit::Counter{
+          counters->text(i, 0), from_micros(counters->int64(i, 1)), counters->int64(i, 2), false});
     auto blocks =
         step("SELECT account, endpoint, until_at, reason FROM quota_blocks WHERE provider = $1",
              {provider});
     if (!blocks) return fail(blocks.error());
     for (int i = 0; i < blocks->size(); ++i)
       s.blocks.push_back(ratelimit::Block{blocks->text(i, 0), blocks->text(i, 1),
-                                          at(blocks->int64(i, 2)), blocks->text(i, 3), false});
+                                          from_micros(blocks->int64(i, 2)), blocks->text(i, 3),
+                                          false});
     fn(s);
     for (const auto& x : s.slots) {
       Result<pg::Rows> r = pg::Rows(nullptr);
       if (x.added) {
         std::optional<int64_t> done;
-        if (x.done) done = us(*x.done);
+        if (x.done) done = to_micros(*x.done);
         r = step(
             "INSERT INTO quota_slots(id, provider, account, endpoint, weight, sent_at, done_at, "
             "stale_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            {x.id, provider, x.account, x.endpoint, x.weight, us(x.sent), done, us(x.stale_after)});
+            {x.id, provider, x.account, x.endpoint, x.weight, to_micros(x.sent), done,
+             to_micros(x.stale_after)});
       } else if (x.dirty && x.done) {
-        r = step("UPDATE quota_slots SET done_at = $2 WHERE id = $1", {x.id, us(*x.done)});
+        r = step("UPDATE quota_slots SET done_at = $2 WHERE id = $1", {x.id, to_micros(*x.done)});
       } else {
         continue;
       }
@@ -99,7 +96,7 @@ class PgLedger final : public ratelimit::LedgerStore {
           "INSERT INTO quota_counters(provider, window_name, period_start, used) VALUES ($1, $2, "
           "$3, $4) ON CONFLICT (provider, window_name) DO UPDATE SET period_start = "
           "excluded.period_start, used = excluded.used",
-          {provider, c.window, us(c.period_start), c.used});
+          {provider, c.window, to_micros(c.period_start), c.used});
       if (!r) return fail(r.error());
     }
     for (const auto& b : s.blocks) {
@@ -108,7 +105,7 @@ class PgLedger final : public ratelimit::LedgerStore {
           "INSERT INTO quota_blocks(provider, account, endpoint, until_at, reason) VALUES ($1, "
           "$2, $3, $4, $5) ON CONFLICT (provider, account, endpoint) DO UPDATE SET until_at = "
           "excluded.until_at, reason = excluded.reason",
-          {provider, b.account, b.endpoint, us(b.until), b.reason});
+          {provider, b.account, b.endpoint, to_micros(b.until), b.reason});
       if (!r) return fail(r.error());
     }
     return tx->commit();

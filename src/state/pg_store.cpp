@@ -12,6 +12,7 @@
 
 #include "core/failpoint.hpp"
 #include "core/json_escape.hpp"
+#include "state/micros.hpp"
 #include "state/pg_conn.hpp"
 #include "state/pg_ledger.hpp"
 #include "state/pg_store_internal.hpp"
@@ -149,20 +150,6 @@ using pg::Transaction;
 
 int latest_version() {
   return detail::postgres_migrations().back().version;
-}
-
-int64_t to_micros(TimePoint t) {
-  return std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-TimePoint from_micros(int64_t us) {
-  return TimePoint(std::chrono::duration_cast<Clock_t::duration>(std::chrono::microseconds(us)));
-}
-int64_t now_micros() {
-  return to_micros(Clock_t::now());
-}
-std::optional<int64_t> opt_micros(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return to_micros(*t);
 }
 
 // ---- opening and migrating

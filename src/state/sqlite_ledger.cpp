@@ -4,19 +4,14 @@
 
 #include <mutex>
 
+#include "state/micros.hpp"
+
 namespace finsync::state {
 namespace {
 
 using ratelimit::LedgerState;
 using sqlite::Db;
 using sqlite::Transaction;
-
-int64_t us(TimePoint t) {
-  return std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-TimePoint at(int64_t v) {
-  return TimePoint(std::chrono::duration_cast<Clock_t::duration>(std::chrono::microseconds(v)));
-}
 
 class SqliteLedger final : public ratelimit::LedgerStore {
  public:
@@ -42,11 +37,12 @@ class SqliteLedger final : public ratelimit::LedgerStore {
         "OR (done_at IS NULL AND stale_at < ?3))",
         "quota ledger: prune");
     if (!q) return fail(q.error());
-    if (auto r = q->bind(1, provider).bind(2, us(before)).bind(3, us(now)).run(); !r) return r;
+    if (auto r = q->bind(1, provider).bind(2, to_micros(before)).bind(3, to_micros(now)).run(); !r)
+      return r;
     auto b = db_.query("DELETE FROM quota_blocks WHERE provider = ?1 AND until_at <= ?2",
                        "quota ledger: prune");
     if (!b) return fail(b.error());
-    return b->bind(1, provider).bind(2, us(now)).run();
+    return b->bind(1, provider).bind(2, to_micros(now)).run();
   }
 
   Result<void> load(const std::string& provider, LedgerState& s) {
@@ -66,9 +62,9 @@ class SqliteLedger final : public ratelimit::LedgerStore {
         x.account = q->text(1);
         x.endpoint = q->text(2);
         x.weight = q->int64(3);
-        x.sent = at(q->int64(4));
-        if (!q->is_null(5)) x.done = at(q->int64(5));
-        x.stale_after = at(q->int64(6));
+        x.sent = from_micros(q->int64(4));
+        if (!q->is_null(5)) x.done = from_micros(q->int64(5));
+        x.stale_after = from_micros(q->int64(6));
         s.slots.push_back(std::move(x));
       }
     }
@@ -82,7 +78,8 @@ class SqliteLedger final : public ratelimit::LedgerStore {
         auto row = q->step();
         if (!row) return fail(row.error());
         if (!*row) break;
-        s.counters.push_back(ratelimit::Counter{q->text(0), at(q->int64(1)), q->int64(2), false});
+        s.counters.push_back(
+            ratelimit::Counter{q->text(0), from_micros(q->int64(1)), q->int64(2), false});
       }
     }
     auto q = db_.query(
@@ -95,7 +92,7 @@ class SqliteLedger final : public ratelimit::LedgerStore {
       if (!row) return fail(row.error());
       if (!*row) break;
       s.blocks.push_back(
-          ratelimit::Block{q->text(0), q->text(1), at(q->int64(2)), q->text(3), false});
+          ratelimit::Block{q->text(0), q->text(1), from_micros(q->int64(2)), q->text(3), false});
     }
     return {};
   }
@@ -109,15 +106,15 @@ class SqliteLedger final : public ratelimit::LedgerStore {
             "quota ledger: add slot");
         if (!q) return fail(q.error());
         std::optional<int64_t> done;
-        if (x.done) done = us(*x.done);
+        if (x.done) done = to_micros(*x.done);
         if (auto r = q->bind(1, x.id)
                          .bind(2, provider)
                          .bind(3, x.account)
                          .bind(4, x.endpoint)
                          .bind(5, x.weight)
-                         .bind(6, us(x.sent))
+                         .bind(6, to_micros(x.sent))
                          .bind(7, done)
-                         .bind(8, us(x.stale_after))
+                         .bind(8, to_micros(x.stale_after))
                          .run();
             !r)
           return r;
@@ -125,7 +122,7 @@ class SqliteLedger final : public ratelimit::LedgerStore {
         auto q = db_.query("UPDATE quota_slots SET done_at = ?2 WHERE id = ?1",
                            "quota ledger: release slot");
         if (!q) return fail(q.error());
-        if (auto r = q->bind(1, x.id).bind(2, us(*x.done)).run(); !r) return r;
+        if (auto r = q->bind(1, x.id).bind(2, to_micros(*x.done)).run(); !r) return r;
       }
     }
     for (const auto& c : s.counters) {
@@ -140,7 +137,7 @@ class SqliteLedger final : public ratelimit::LedgerStore {
       if (!q) return fail(q.error());
       if (auto r = q->bind(1, provider)
                        .bind(2, c.window)
-                       .bind(3, us(c.period_start))
+                       .bind(3, to_micros(c.period_start))
                        .bind(4, c.used)
                        .run();
           !r)
@@ -157,7 +154,7 @@ class SqliteLedger final : public ratelimit::LedgerStore {
       if (auto r = q->bind(1, provider)
                        .bind(2, b.account)
                        .bind(3, b.endpoint)
-                       .bind(4, us(b.until))
+                       .bind(4, to_micros(b.until))
                        .bind(5, b.reason)
                        .run();
           !r)

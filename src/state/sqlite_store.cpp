@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/failpoint.hpp"
+#include "state/micros.hpp"
 #include "state/sqlite_db.hpp"
 #include "state/sqlite_ledger.hpp"
 #include "state/sqlite_store_internal.hpp"
@@ -146,16 +147,6 @@ namespace {
 using sqlite::Db;
 using sqlite::Query;
 using sqlite::Transaction;
-
-int64_t to_micros(TimePoint t) {
-  return std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-TimePoint from_micros(int64_t us) {
-  return TimePoint(std::chrono::duration_cast<Clock_t::duration>(std::chrono::microseconds(us)));
-}
-int64_t now_micros() {
-  return to_micros(Clock_t::now());
-}
 
 // How long a statement waits for another connection's lock before giving up.
 constexpr std::chrono::milliseconds kBusyTimeout{10000};
@@ -341,11 +332,6 @@ Result<Task> read_task(const Db& db, const Query& q) {
   if (!q.is_null(16)) t.lease_until = from_micros(q.int64(16));
   t.page_cursor = q.text(17);
   return t;
-}
-
-std::optional<int64_t> opt_micros(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return to_micros(*t);
 }
 
 constexpr const char* kRunColumns =

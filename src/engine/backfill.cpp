@@ -15,6 +15,7 @@
 
 #include "config/yaml_reader.hpp"
 #include "core/dates.hpp"
+#include "core/digest.hpp"
 #include "core/failpoint.hpp"
 #include "engine/blocking.hpp"
 #include "engine/incremental.hpp"
@@ -60,10 +61,21 @@ std::string plan_fingerprint(const config::PlanDef& p) {
   return f;
 }
 
+// A page's landed marker: the task and the cursor the page was fetched at (a digest: cursors
+// are URLs of any length), the same whenever that page is fetched again.
+std::string page_marker(const std::string& task_id, const std::string& cursor) {
+  return fmt::format("{}#page@{:016x}", task_id, fnv1a(cursor));
+}
+
+std::map<std::string, int64_t> page_markers(const std::map<std::string, int64_t>& landed) {
+  std::map<std::string, int64_t> out;
+  for (const auto& [id, rows] : landed)
+    if (id.find("#page@") != std::string::npos) out.emplace(id, rows);
+  return out;
+}
+
 std::string landing_key(const config::PlanDef& p) {
-  // FNV-1a: a stable digest (std::hash is not stable across builds).
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : plan_fingerprint(p)) h = (h ^ c) * 1099511628211ULL;
+  const uint64_t h = fnv1a(plan_fingerprint(p));
   return fmt::format("{}#{:08x}", p.name, uint32_t(h ^ (h >> 32)));
 }
 
@@ -127,6 +139,9 @@ struct RunState {
   // Tasks another process held when this one came to them: the report then counts what the
   // store holds at the end, not what this run saw at its start.
   int64_t elsewhere = 0;
+  // The sink's markers of pages landed before (id -> rows), as read when the run prepared or
+  // took over tasks: a page landed whose checkpoint was lost is not landed again.
+  std::map<std::string, int64_t> landed_pages{};
 
   // The first fatal condition wins; every worker stops taking tasks.
   void stop_with(Outcome o, std::string why) {
@@ -149,9 +164,10 @@ struct Landing {
   const RecordBatch* batch;
   Task* task;
   asio::steady_timer* wake;
-  // A page of a task that goes on: its marker is the page's own, so that it never vouches for
-  // the whole task on recovery.
+  // A page of a task that goes on: its marker is the page's own (`marker`), so that it never
+  // vouches for the whole task on recovery.
   int page = 0;
+  std::string marker;
   Result<void> result = {};
   bool done = false;
 };
@@ -191,7 +207,7 @@ Result<void> land_group(BackfillDeps& d, const std::vector<Landing*>& group) {
       }
     }
     sink::Checkpoint cp;
-    cp.task_id = l->page > 0 ? fmt::format("{}#page{}", l->task->id, l->page) : l->task->id;
+    cp.task_id = l->page > 0 ? l->marker : l->task->id;
     cp.page = l->page;
     cp.window = fmt::format("{}-{}", dates::format(l->task->start_day, "%Y%m%d"),
                             dates::format(l->task->end_day, "%Y%m%d"));
@@ -221,11 +237,11 @@ Result<void> land_group(BackfillDeps& d, const std::vector<Landing*>& group) {
 // The first worker to arrive while no landing is under way lands everything queued, again and
 // again until the queue is empty; the others wait for their own landing to be done. While one
 // group commits, the next one gathers.
-asio::awaitable<Result<void>> land(RunState& rs, const RecordBatch& batch, Task& done,
-                                   int page = 0) {
+asio::awaitable<Result<void>> land(RunState& rs, const RecordBatch& batch, Task& done, int page = 0,
+                                   std::string marker = {}) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer wake(ex, asio::steady_timer::time_point::max());
-  Landing mine{&batch, &done, &wake, page};
+  Landing mine{&batch, &done, &wake, page, std::move(marker)};
   rs.landing_queue.push_back(&mine);
   if (!rs.landing_busy) {
     rs.landing_busy = true;
@@ -339,11 +355,13 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
     co_return;
   }
   provider::Params params = request_params(d.endpoint, d.plan.params, task);
-  // Page checkpoints: in upsert mode a paginated task lands each page with the cursor of the
-  // next (a page landed twice after a crash is upserted, not duplicated), and a task that has a
-  // cursor starts there. Other modes land a task whole.
+  // Page checkpoints: in upsert and append mode a paginated task lands each page with the
+  // cursor of the next, and a task that has a cursor starts there. A page's marker names the
+  // cursor it was fetched at, so a page whose landing committed but whose checkpoint was lost
+  // (the process died in between) is known when it comes again: it is not landed twice. Replace
+  // mode lands a task whole: each landing replaces the task's rows.
   const bool by_page =
-      d.endpoint.pagination.kind != "none" && d.sink_spec.mode == sink::WriteMode::upsert;
+      d.endpoint.pagination.kind != "none" && d.sink_spec.mode != sink::WriteMode::replace;
   if (!by_page) task.page_cursor.clear();
   if (task.page_cursor.empty()) task.rows = task.bytes = 0;
   int pages = 0;
@@ -351,12 +369,24 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
                             FetchResult& page,
                             const std::string& next) -> asio::awaitable<Result<void>> {
     RecordBatch rows = kept_rows(rs, task, std::move(page.page.batch));
-    task.rows += int64_t(rows.num_rows());
+    std::string marker = page_marker(task.id, task.page_cursor);
     task.bytes += page.bytes;
     task.requests += page.requests;
     task.page_cursor = next;
     rs.run.bytes += page.bytes;
-    Result<void> landed = co_await land(rs, rows, task, ++pages);
+    ++pages;
+    if (auto before = rs.landed_pages.find(marker); before != rs.landed_pages.end()) {
+      spdlog::info(
+          "task {}: this page was landed before the process that fetched it saved its "
+          "checkpoint; not landing it again",
+          task.id);
+      task.rows += before->second;
+      rs.landed_pages.erase(before);
+      if (auto s = co_await save_task(rs, task); !s) co_return s;
+      co_return FINSYNC_FAILPOINT("engine.between_pages");
+    }
+    task.rows += int64_t(rows.num_rows());
+    Result<void> landed = co_await land(rs, rows, task, pages, std::move(marker));
     if (!landed) co_return landed;
     rs.run.rows += int64_t(rows.num_rows());
     rs.progress.rows += int64_t(rows.num_rows());
@@ -639,6 +669,10 @@ asio::awaitable<Result<Leftover>> refill(RunState& rs) {
     auto expired = rs.deps.store.expire_leases(rs.deps.plan.name, rs.deps.clock.now());
     if (!expired) return tl::unexpected(expired.error());
     if (*freed == 0 && *expired == 0) return listed;
+    // Their holders may have landed pages they did not checkpoint.
+    auto landed = rs.deps.sink.landed_tasks(landing_key(rs.deps.plan));
+    if (!landed) return tl::unexpected(landed.error());
+    rs.landed_pages = page_markers(*landed);
     return rs.deps.store.list_tasks(rs.deps.plan.name);
   };
   Result<std::vector<Task>> tasks = co_await run_blocking(rs.deps.store_thread, job);
@@ -862,6 +896,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     if (auto n = deps.store.expire_leases(plan.name, deps.clock.now()); !n) return fail(n.error());
     auto landed = deps.sink.landed_tasks(landing_key(plan));
     if (!landed) return fail(landed.error());
+    rs.landed_pages = page_markers(*landed);
     auto all = deps.store.list_tasks(plan.name);
     if (!all) return all;
     std::vector<Task> recovered;

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "core/dates.hpp"
+#include "core/digest.hpp"
 #include "core/json_escape.hpp"
 
 namespace finsync::plan {
@@ -90,12 +91,9 @@ std::string task_id(const std::string& plan, const ParamSet& ps, int32_t start, 
     case ParamSet::Kind::symbols:
       break;
   }
-  // FNV-1a over the members: a stable digest (std::hash is not stable across builds).
-  uint64_t h = 1469598103934665603ULL;
-  for (const auto& s : ps.symbols) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-  }
+  Fnv1a d;
+  for (const auto& s : ps.symbols) d.add(s).add(0xff);
+  const uint64_t h = d.h;
   return fmt::format("{}/{}+{}.{:08x}/{}", plan, ps.symbols.front(), ps.symbols.size() - 1,
                      uint32_t(h ^ (h >> 32)), window);
 }

@@ -4,7 +4,8 @@
 # personality (next_url chains, small pages): the first run is killed right after the first
 # page of its first task is landed and checkpointed (failpoint engine.between_pages); the
 # resumed run's first request is that task's second page, no request is sent twice over both
-# runs, and the landed rows equal the truth.
+# runs, and the landed rows equal the truth. Then in append mode into Parquet, killed after a
+# page's commit and before its checkpoint: that page is asked again but not landed twice.
 source "$(dirname "$0")/lib.sh"
 
 SEED=33 SYMBOLS=3 PAGE=100
@@ -59,4 +60,33 @@ PG_COLS="ticker, strftime(make_timestamp(epoch_ms(t) * 1000), '%Y-%m-%d') AS dat
 diff -q "$WORK/truth.csv" "$WORK/landed.csv" >/dev/null ||
   fail "landed rows differ from truth: $(diff "$WORK/truth.csv" "$WORK/landed.csv" | head -5)"
 rows=$(($(wc -l <"$WORK/truth.csv") - 1))
-echo "page_resume: ok ($sent aggregates requests over both runs, each once; $rows rows)"
+
+# Append mode, into Parquet: the run is killed after the sink committed its second page and
+# before that page's checkpoint. The resumed run asks that page again (the one request in
+# flight at the kill), finds its marker, does not land it twice, and goes on at the next.
+WS2="$WORK/ws2"
+new_workspace "$WS2"
+cp "$WS/providers/polygon.yaml" "$WS2/providers/polygon.yaml"
+sed -e 's/^name: pages$/name: apages/' -e 's/^sink: .*/sink: { kind: parquet, path: apages, table: apages, mode: append }/' \
+  "$WS/plans/pages.yaml" >"$WS2/plans/apages.yaml"
+grep -q "mode: append" "$WS2/plans/apages.yaml" || fail "append plan not written"
+before=$(aggs_lines | wc -l)
+rc=0
+FINSYNC_FAILPOINTS="sink.after_commit_before_checkpoint:kill@2" "$FINSYNC" -w "$WS2" run apages -c 1 \
+  >"$WORK/acrash.out" 2>"$WORK/acrash.err" || rc=$?
+assert_eq 137 "$rc" "exit code of the append run killed after a page's commit"
+assert_eq 2 "$(($(aggs_lines | wc -l) - before))" "aggregates requests of the append run before the kill"
+second=$(aggs_lines | sed -n "$((before + 2))p" | grep -o '"params":{[^}]*}')
+"$FINSYNC" -w "$WS2" run apages -c 1 >"$WORK/aresume.out" 2>"$WORK/aresume.err" ||
+  fail "append resume exited $?: $(tail -3 "$WORK/aresume.err")"
+again=$(aggs_lines | sed -n "$((before + 3))p" | grep -o '"params":{[^}]*}')
+assert_eq "$second" "$again" "the resumed append run's first request (the page in flight at the kill)"
+grep -q "this page was landed before the process that fetched it saved its checkpoint; not landing it again" "$WORK/aresume.err" ||
+  fail "the resumed run did not recognise the landed page: $(grep -i page "$WORK/aresume.err" | head -3)"
+asent=$(($(aggs_lines | wc -l) - before))
+adistinct=$(aggs_lines | tail -n "$asent" | grep -o '"params":{[^}]*}' | sort -u | wc -l)
+assert_eq $((adistinct + 1)) "$asent" "append: requests over both runs (each page once, the one in flight twice)"
+"$DUCKDB_READ" :memory: "SELECT $PG_COLS FROM read_parquet('$WS2/data/apages/**/*.parquet') ORDER BY ticker, t" >"$WORK/alanded.csv"
+diff -q "$WORK/truth.csv" "$WORK/alanded.csv" >/dev/null ||
+  fail "append: landed rows differ from truth: $(diff "$WORK/truth.csv" "$WORK/alanded.csv" | head -5)"
+echo "page_resume: ok ($sent aggregates requests over both runs, each once; $rows rows; append: $asent requests, 1 repeated, no row twice)"

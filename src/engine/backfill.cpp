@@ -139,8 +139,8 @@ struct RunState {
   // Tasks another process held when this one came to them: the report then counts what the
   // store holds at the end, not what this run saw at its start.
   int64_t elsewhere = 0;
-  // The sink's markers of pages landed before (id -> rows), as read when the run prepared or
-  // took over tasks: a page landed whose checkpoint was lost is not landed again.
+  // Append mode: the sink's markers of pages landed before (id -> rows), as read when the run
+  // prepared or took over tasks: a page landed whose checkpoint was lost is not landed again.
   std::map<std::string, int64_t> landed_pages{};
 
   // The first fatal condition wins; every worker stops taking tasks.
@@ -358,14 +358,18 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
   // Page checkpoints: in upsert and append mode a paginated task lands each page with the
   // cursor of the next, and a task that has a cursor starts there. A page's marker names the
   // cursor it was fetched at, so a page whose landing committed but whose checkpoint was lost
-  // (the process died in between) is known when it comes again: it is not landed twice. Replace
-  // mode lands a task whole: each landing replaces the task's rows.
+  // (the process died in between) is known when it comes again. Replace mode lands a task
+  // whole: each landing replaces the task's rows.
   const bool by_page =
       d.endpoint.pagination.kind != "none" && d.sink_spec.mode != sink::WriteMode::replace;
   if (!by_page) task.page_cursor.clear();
   if (task.page_cursor.empty()) task.rows = task.bytes = 0;
   int pages = 0;
-  PageHandler on_page = [&rs, &task, &pages](
+  // Only append mode skips a page whose marker is there: its rows stay landed whatever pass
+  // wrote them. In upsert mode the marker may be from an earlier pass (a refresh, a retry), so
+  // the page lands again, as the same rows or the vendor's revision.
+  const bool skip_landed = d.sink_spec.mode == sink::WriteMode::append;
+  PageHandler on_page = [&rs, &task, &pages, skip_landed](
                             FetchResult& page,
                             const std::string& next) -> asio::awaitable<Result<void>> {
     RecordBatch rows = kept_rows(rs, task, std::move(page.page.batch));
@@ -375,7 +379,8 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
     task.page_cursor = next;
     rs.run.bytes += page.bytes;
     ++pages;
-    if (auto before = rs.landed_pages.find(marker); before != rs.landed_pages.end()) {
+    if (auto before = rs.landed_pages.find(marker);
+        skip_landed && before != rs.landed_pages.end()) {
       spdlog::info(
           "task {}: this page was landed before the process that fetched it saved its "
           "checkpoint; not landing it again",
@@ -670,9 +675,11 @@ asio::awaitable<Result<Leftover>> refill(RunState& rs) {
     if (!expired) return tl::unexpected(expired.error());
     if (*freed == 0 && *expired == 0) return listed;
     // Their holders may have landed pages they did not checkpoint.
-    auto landed = rs.deps.sink.landed_tasks(landing_key(rs.deps.plan));
-    if (!landed) return tl::unexpected(landed.error());
-    rs.landed_pages = page_markers(*landed);
+    if (rs.deps.sink_spec.mode == sink::WriteMode::append) {
+      auto landed = rs.deps.sink.landed_tasks(landing_key(rs.deps.plan));
+      if (!landed) return tl::unexpected(landed.error());
+      rs.landed_pages = page_markers(*landed);
+    }
     return rs.deps.store.list_tasks(rs.deps.plan.name);
   };
   Result<std::vector<Task>> tasks = co_await run_blocking(rs.deps.store_thread, job);
@@ -896,7 +903,7 @@ asio::awaitable<BackfillResult> run_backfill(BackfillDeps deps, BackfillOptions 
     if (auto n = deps.store.expire_leases(plan.name, deps.clock.now()); !n) return fail(n.error());
     auto landed = deps.sink.landed_tasks(landing_key(plan));
     if (!landed) return fail(landed.error());
-    rs.landed_pages = page_markers(*landed);
+    if (deps.sink_spec.mode == sink::WriteMode::append) rs.landed_pages = page_markers(*landed);
     auto all = deps.store.list_tasks(plan.name);
     if (!all) return all;
     std::vector<Task> recovered;

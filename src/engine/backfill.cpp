@@ -365,10 +365,11 @@ asio::awaitable<void> run_task(RunState& rs, Task task) {
   if (!by_page) task.page_cursor.clear();
   if (task.page_cursor.empty()) task.rows = task.bytes = 0;
   int pages = 0;
-  // Only append mode skips a page whose marker is there: its rows stay landed whatever pass
-  // wrote them. In upsert mode the marker may be from an earlier pass (a refresh, a retry), so
-  // the page lands again, as the same rows or the vendor's revision.
-  const bool skip_landed = d.sink_spec.mode == sink::WriteMode::append;
+  // Only an attempt that follows an interrupted one skips a page whose marker is there, and only
+  // in append mode. A fresh pass (a new task, or one a refresh, retry or replan queued again
+  // with no attempts) lands every page, as the user asked; in upsert mode a marker may be an
+  // earlier pass's, and the page lands again as the same rows or the vendor's revision.
+  const bool skip_landed = d.sink_spec.mode == sink::WriteMode::append && task.attempts > 1;
   PageHandler on_page = [&rs, &task, &pages, skip_landed](
                             FetchResult& page,
                             const std::string& next) -> asio::awaitable<Result<void>> {

@@ -109,7 +109,7 @@ Result<std::shared_ptr<Database>> Database::open(const std::string& path_in) {
   // DuckDB's own default (80% of RAM) lets its buffer pool grow with the staged rows: 4.2 GB for
   // 10,000,000 rows. Beyond the limit it spills to the file's .tmp directory.
   const char* mem = std::getenv("FINSYNC_DUCKDB_MEMORY_LIMIT");
-  duckdb_set_config(config, "memory_limit", mem && *mem ? mem : "256MB");
+  duckdb_set_config(config, "memory_limit", mem && *mem ? mem : "128MB");
   duckdb_database db = nullptr;
   char* err = nullptr;
   duckdb_state st = duckdb_open_ext(key.c_str(), &db, config, &err);

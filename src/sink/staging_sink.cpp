@@ -390,9 +390,10 @@ Result<void> StagingSink::create_tables() {
   std::vector<std::string> buf;
   for (const auto& [n, ty] : want) buf.push_back(quote_ident(n) + " " + ty);
   buf.push_back(std::string(kSeq) + " BIGINT");
-  if (auto r = con_.exec(
-          fmt::format("CREATE OR REPLACE TEMP TABLE {}({})", kBufferName, join(buf, ", ")));
-      !r)
+  // Emptied by replacing it: a DELETE only marks rows deleted, and the in-memory temp table kept
+  // every row ever staged (docs/benchmarks.md).
+  buffer_ddl_ = fmt::format("CREATE OR REPLACE TEMP TABLE {}({});", kBufferName, join(buf, ", "));
+  if (auto r = con_.exec(buffer_ddl_); !r)
     return fail(wrap(r.error(), "creating the write buffer"));
   buffer_ready_ = true;
 
@@ -734,7 +735,7 @@ Result<void> StagingSink::commit_locked(std::span<const Checkpoint> cps, int64_t
           "(PARTITION BY {} ORDER BY {} DESC) = 1;",
           tq, cols, cols, kBuffer, join(pk, ", "), kSeq);
     }
-    sql += fmt::format("DELETE FROM {};", kBuffer);
+    sql += buffer_ddl_;
   }
   const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
@@ -760,8 +761,7 @@ Result<void> StagingSink::rollback() {
   buffered_rows_ = 0;
   poisoned_ = false;
   if (buffer_ready_ && con_.connected()) {
-    if (auto r = con_.exec(fmt::format("DELETE FROM {}", kBuffer)); !r)
-      return fail(wrap(r.error(), "rollback"));
+    if (auto r = con_.exec(buffer_ddl_); !r) return fail(wrap(r.error(), "rollback"));
   }
   return {};
 }

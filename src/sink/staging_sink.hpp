@@ -104,6 +104,7 @@ class StagingSink final : public Sink {
 
   duck::Connection con_;
   bool buffer_ready_ = false;
+  std::string buffer_ddl_;  // creates the write buffer, empty
   duckdb_appender appender_ = nullptr;
   int64_t buffered_rows_ = 0;
   bool poisoned_ = false;  // a write() failed part-way: the buffer holds part of a batch

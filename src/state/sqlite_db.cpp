@@ -45,6 +45,13 @@ Query& Query::bind(int i, std::string_view v) {
   return *this;
 }
 
+Query& Query::bind_unowned(int i, std::string_view v) {
+  const char* data = v.data() != nullptr ? v.data() : "";
+  int rc = sqlite3_bind_text64(stmt_, i, data, v.size(), SQLITE_STATIC, SQLITE_UTF8);
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
 Query& Query::bind(int i, std::optional<int64_t> v) {
   if (v) return bind(i, *v);
   int rc = sqlite3_bind_null(stmt_, i);

@@ -18,9 +18,9 @@ namespace finsync::state::sqlite {
 // that is not a database: the input is wrong; anything else: internal).
 ErrorKind error_kind(int rc);
 
-// A prepared statement borrowed from the connection's cache. Bindings are copied into SQLite;
-// on destruction the statement is reset and its bindings cleared, which also ends the implicit
-// read transaction of a SELECT.
+// A prepared statement borrowed from the connection's cache. Bindings are copied into SQLite
+// (except bind_unowned); on destruction the statement is reset and its bindings cleared, which also
+// ends the implicit read transaction of a SELECT.
 class Query {
  public:
   // Errors read "<label>: <op>: <sqlite message>"; both strings must outlive the query.
@@ -38,6 +38,8 @@ class Query {
   Query& bind(int i, int64_t v);
   Query& bind(int i, std::string_view v);
   Query& bind(int i, std::optional<int64_t> v);  // nullopt binds NULL
+  // Not copied: the bytes must stay valid until the statement has run.
+  Query& bind_unowned(int i, std::string_view v);
 
   // true: a row is ready; false: the statement is done.
   Result<bool> step();

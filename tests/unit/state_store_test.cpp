@@ -345,6 +345,39 @@ TYPED_TEST(StateStoreTest, ListTasksOrdersByIdWithinPlan) {
   EXPECT_FALSE(missing->has_value());
 }
 
+// The SQLite store inserts 32 tasks per statement, the PostgreSQL store 1000: a batch that is no
+// multiple of either, with known ids scattered through it, adds exactly the new ones, and every
+// field of each row is its own task's (no column is bound to the wrong row).
+TYPED_TEST(StateStoreTest, AddTasksAcrossMultiRowStatementsCountsOnlyNewIds) {
+  auto s = this->open();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_plan(plan("p")));
+  std::vector<Task> first;
+  for (int i = 0; i < 2100; i += 3) first.push_back(task(fmt::format("t{:05d}", i), "p", i));
+  ASSERT_EQ(s->add_tasks(first).value(), 700);
+  std::vector<Task> all;
+  for (int i = 0; i < 2100; ++i) {
+    Task t = task(fmt::format("t{:05d}", i), "p", i);
+    t.end_day = i + 7;
+    t.params_json = fmt::format(R"({{"ts_code":"{:06d}.SZ"}})", i);
+    all.push_back(std::move(t));
+  }
+  ASSERT_EQ(s->add_tasks(all).value(), 1400);
+  auto listed = s->list_tasks("p");
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 2100u);
+  for (int i = 0; i < 2100; ++i) {
+    const Task& t = (*listed)[size_t(i)];
+    ASSERT_EQ(t.id, fmt::format("t{:05d}", i));
+    ASSERT_EQ(t.start_day, i);
+    // The first batch's tasks keep their own fields; the others are the second batch's.
+    ASSERT_EQ(t.end_day, i % 3 == 0 ? task(t.id, "p", i).end_day : i + 7) << t.id;
+    ASSERT_EQ(t.params_json, i % 3 == 0 ? task(t.id, "p", i).params_json
+                                        : fmt::format(R"({{"ts_code":"{:06d}.SZ"}})", i))
+        << t.id;
+  }
+}
+
 // More tasks than one read of the PostgreSQL store's cursor (10,000 rows) holds.
 TYPED_TEST(StateStoreTest, ListTasksReadsAPlanLargerThanOneChunk) {
   auto s = this->open();

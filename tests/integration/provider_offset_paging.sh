@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Offset/limit pagination, which no emulator personality speaks: a small python server holds 23
-# rows and answers `limit`/`offset` slices. A provider with `pagination: { kind: offset,
+# Offset/limit pagination in the query string with a header key (the tushare personality pages
+# in its JSON body: provider_tushare_offset.sh): a small python server holds 23 rows and answers
+# `limit`/`offset` slices. A provider with `pagination: { kind: offset,
 # page_size: 5 }` and a header key lands exactly the 23 rows through the pages 0, 5, 10, 15, 20
 # (the last one short), every page carrying the key; a second run asks nothing. A second plan's
 # run killed between pages resumes at its offset cursor.

@@ -1,5 +1,7 @@
 #include "tushare_personality.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <string_view>
 #include <utility>
@@ -130,6 +132,9 @@ struct TusharePersonality::Answer {
   int start = 0;
   int end = 99999999;
   int is_open = -1;
+  // Tushare's paging of any api: rows [offset, offset + limit) of the answer; limit 0 = none.
+  std::size_t limit = 0;
+  std::size_t offset = 0;
 };
 
 TusharePersonality::TusharePersonality(std::shared_ptr<const World> world, TushareConfig config,
@@ -152,10 +157,19 @@ bool TusharePersonality::build_answer(const std::string& api_name, const Params&
     error = fmt::format("参数错误：{} 应为YYYYMMDD格式的日期", key);
     return false;
   };
+  auto count = [&](std::string_view key, std::size_t& out) {
+    const std::string_view v = get(key);
+    if (v.empty()) return true;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    if (ec == std::errc() && end == v.data() + v.size()) return true;
+    error = fmt::format("参数错误：{} 应为非负整数", key);
+    return false;
+  };
   if (!api_from_name(api_name, a.api)) {
     error = kMsgUnknownApi;
     return false;
   }
+  if (!count("limit", a.limit) || !count("offset", a.offset)) return false;
   switch (a.api) {
     case Api::stock_basic: {
       const std::string_view status = get("list_status");
@@ -313,12 +327,28 @@ HttpReply TusharePersonality::handle(const HttpRequest& req) {
       table = w.trade_cal(answer.exchange, answer.start, answer.end, answer.is_open, true);
       break;
     case Api::daily: {
+      // The row cap bounds what one answer returns, after the offset: a page of `limit` rows
+      // below the cap is a page, not a truncation.
+      const std::size_t page =
+          answer.limit > 0 ? std::min(answer.limit, config_.row_cap) : config_.row_cap;
       World::DailyResult r = w.daily_api(select_stocks(w.universe(), answer.filter), answer.start,
-                                         answer.end, config_.row_cap);
+                                         answer.end, answer.offset + page);
       table = std::move(r.table);
-      capped = r.capped;
+      capped = r.capped && page == config_.row_cap &&
+               (answer.limit == 0 || answer.limit > config_.row_cap);
       break;
     }
+  }
+  if (answer.offset > 0 || answer.limit > 0) {
+    const std::size_t from = std::min(answer.offset, table.rows);
+    const std::size_t n =
+        answer.limit > 0 ? std::min(answer.limit, table.rows - from) : table.rows - from;
+    const std::size_t width = table.columns.size();
+    table.cells.erase(table.cells.begin() + static_cast<std::ptrdiff_t>((from + n) * width),
+                      table.cells.end());
+    table.cells.erase(table.cells.begin(),
+                      table.cells.begin() + static_cast<std::ptrdiff_t>(from * width));
+    table.rows = n;
   }
 
   // Selected columns: known names in the requested order, first occurrence wins; none = all.

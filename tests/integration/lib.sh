@@ -187,7 +187,7 @@ start_recorder() {
 # start_ddb_recorder NAME [--password P]: the DolphinDB API recorder (tests/tools/ddb_recorder.mjs,
 # on node with the pinned official client that tests/tools/install_dolphindb_npm.sh installs in
 # DOLPHINDB_NPM, default build/npm-dolphindb) logging to $WORK/NAME.jsonl; sets NAME_TCP and
-# NAME_WS (its ports), NAME_LOG and NAME_STATE (its tables as JSON).
+# NAME_WS (its ports), NAME_LOG, NAME_STATE (its tables as JSON) and NAME_PID (SIGHUP restarts it).
 DOLPHINDB_NPM=${DOLPHINDB_NPM:-$SOURCE_DIR/build/npm-dolphindb}
 start_ddb_recorder() {
   local name=$1 ports="$WORK/$1.ports"
@@ -197,6 +197,7 @@ start_ddb_recorder() {
   node "$SOURCE_DIR/tests/tools/ddb_recorder.mjs" --npm "$DOLPHINDB_NPM" --log "$WORK/$name.jsonl" \
     --state "$WORK/$name.state.json" --ports "$ports" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
   EMU_PIDS+=($!)
+  printf -v "${name}_PID" '%s' "$!"
   for _ in $(seq 1 400); do
     [[ -s "$ports" ]] && break
     sleep 0.05

@@ -10,6 +10,8 @@
 # - every request finsync sent in both is replayed through the official `dolphindb` npm client
 #   (the same calls: login, each script, each tableInsert/upsert! with the same typed table) and
 #   the two byte streams are equal, request by request;
+# - the recorder restarting while tasks are pending still gives the exact truth, and the report
+#   counts a reconnect;
 # - `finsync sinks check` reports the server and the table; a wrong password exits 77 with an
 #   error naming the sink kind and host, never the password.
 source "$(dirname "$0")/lib.sh"
@@ -86,6 +88,41 @@ diff -q "$WORK/truth.csv" "$WORK/mem.csv" >/dev/null || fail "in-memory table di
 assert_eq "ts_code trade_date" "$(state_q "$rec_STATE" "' '.join(s['tables']['mem']['key'])")" "the in-memory table's key"
 grep -q '"text":"script\\nif (!defined(\\"mem\\", SHARED)) {\\n  share keyedTable(`ts_code`trade_date, 1:0,' "$rec_LOG" ||
   fail "the in-memory table was not made a shared keyed table"
+
+# The server restarts while tasks are pending (a slow provider, one task at a time): the
+# recorder closes every connection and refuses for 300 ms; the DFS table stays. The run
+# reconnects, the table is the exact truth, and the report counts the reconnect.
+start_ddb_recorder again --password "$PASSWORD"
+start_emulator slow --seed 8 --symbols 5 --latency-ms 40
+WS4="$WORK/ws4"
+new_workspace "$WS4"
+DDB_DATABASE=dfs://it write_plan "$WS4/plans/r.yaml" r dolphindb 2015-01-01 2015-12-31 "split: { window: 1m }"
+markers() {
+  python3 -c "
+import json, sys
+try: print(len(json.load(open(sys.argv[1]))['tables']['dfs://it/_finsync_landed']['rows']))
+except (OSError, KeyError, ValueError): print(0)" "$again_STATE"
+}
+TUSHARE_URL="http://127.0.0.1:$slow_PORT" FINSYNC_IT_DDB_PORT=$again_TCP \
+  "$FINSYNC" -w "$WS4" run "$WS4/plans/r.yaml" --concurrency 1 >"$WORK/run-r.out" 2>"$WORK/run-r.err" &
+run_pid=$!
+for _ in $(seq 1 400); do
+  [[ $(markers) -ge 2 ]] && break
+  sleep 0.05
+done
+at_restart=$(markers)
+[[ $at_restart -ge 2 ]] || fail "no landing before the restart"
+kill -HUP "$again_PID"
+wait "$run_pid" || fail "run across the restart exited $?: $(tail -5 "$WORK/run-r.err")"
+tasks_r=$(markers)
+[[ $at_restart -lt $tasks_r ]] || fail "all $tasks_r tasks had landed before the restart: nothing was pending"
+grep -q restarted "$WORK/again.stdout" || fail "the recorder did not restart"
+canonical_ddb "$again_STATE" dfs://it/r >"$WORK/landed-r.csv"
+diff -q "$WORK/truth.csv" "$WORK/landed-r.csv" >/dev/null ||
+  fail "rows after the restart differ from truth: $(diff "$WORK/truth.csv" "$WORK/landed-r.csv" | head -5)"
+reconnects=$(sed -n 's/^  sink *dolphindb: [0-9]* commits, \([0-9]*\) reconnects, .*/\1/p' "$WORK/run-r.out")
+[[ -n $reconnects && $reconnects -ge 1 ]] || fail "the report shows no reconnect: $(cat "$WORK/run-r.out")"
+echo "restart: $at_restart of $tasks_r tasks landed before it, $reconnects reconnect(s), rows exact"
 
 # Every column type, nulls included, into a recorder of its own.
 start_ddb_recorder typed --password "$PASSWORD"

@@ -20,6 +20,9 @@
 // DIR holds node_modules/dolphindb (tests/tools/install_dolphindb_npm.sh). --log gets one JSON
 // line per request: {conn, seq, transport, kind, session, text, args, hex}; hex is the whole
 // request as sent. --state gets the tables as JSON after every change. --ports gets "TCP WS".
+// SIGHUP restarts the TCP side as a server restart would: every connection is closed, nothing
+// is accepted for 300 ms, then the same port listens again; tables stay (DFS tables are durable)
+// and "restarted" is printed.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -378,8 +381,11 @@ function complete(buf) {
   return at;
 }
 
+const sockets = new Set();
 const tcp = net.createServer(sock => {
   const conn = ++conns, state = {};
+  sockets.add(sock);
+  sock.on('close', () => sockets.delete(sock));
   let buf = Buffer.alloc(0);
   sock.on('data', d => {
     buf = Buffer.concat([buf, d]);
@@ -401,3 +407,9 @@ await new Promise(r => (wss.address() ? r() : wss.on('listening', r)));
 save();
 fs.writeFileSync(opts.ports, `${tcp.address().port} ${wss.address().port}\n`);
 process.on('SIGTERM', () => process.exit(0));
+process.on('SIGHUP', () => {
+  const port = tcp.address().port;
+  tcp.close();
+  for (const sock of sockets) sock.destroy();
+  setTimeout(() => tcp.listen(port, '127.0.0.1', () => console.log('restarted')), 300);
+});

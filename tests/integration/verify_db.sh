@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `finsync verify` on the database sinks (sqlite, postgres, mysql, clickhouse; the servers of
-# scripts/test.sh, the test fails without them): after a backfill the only gaps are the
-# provider's own (suspended days); three rows the test deletes with the store's own client are
-# one gap, and a row it adds on a Saturday (not on ClickHouse, whose 18.16 has no REPLACE
-# modifier to copy a row with) is extra, exit 3; `--fix` queues the gaps, the next run lands
+# `finsync verify` on the database sinks (sqlite, postgres, mysql, clickhouse: the servers of
+# scripts/test.sh, the test fails without them; dolphindb: the API recorder on the pinned npm
+# client): after a backfill the only gaps are the provider's own (suspended days); three rows
+# the test deletes with the store's own client are one gap, and a row it adds on a Saturday
+# (not on ClickHouse, whose 18.16 has no REPLACE modifier to copy a row with, nor through the
+# recorder) is extra, exit 3; `--fix` queues the gaps, the next run lands
 # them, the table equals the truth and verify exits 0.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/verify_lib.sh"
@@ -25,6 +26,9 @@ trap db_cleanup EXIT
 psql_q "CREATE SCHEMA $FINSYNC_IT_PG_SCHEMA" || fail "cannot create schema $FINSYNC_IT_PG_SCHEMA"
 use_mysql_db "${BASE}_my"
 use_ch_db "${BASE}_ch"
+DDB_PASSWORD="it-ddb-$RANDOM$RANDOM-secret"
+start_ddb_recorder ddb --password "$DDB_PASSWORD"
+export FINSYNC_IT_DDB_PORT=$ddb_TCP FINSYNC_IT_DDB_PASSWORD=$DDB_PASSWORD
 
 SEED=7 SYMBOLS=8 START=20150101 END=20150630
 start_emulator emu --seed $SEED --symbols $SYMBOLS
@@ -60,6 +64,11 @@ punch() {  # KIND: delete the punched rows and add the extra one with the store'
       ch_q "ALTER TABLE vclickhouse DELETE WHERE $PUNCHED" "$FINSYNC_IT_CH_DB"
       ch_wait_gone
       ;;
+    dolphindb)
+      node "$SOURCE_DIR/tests/tools/ddb_eval.mjs" --npm "$DOLPHINDB_NPM" --url "ws://127.0.0.1:$ddb_WS" \
+        --password "$DDB_PASSWORD" --script "delete from loadTable(\"dfs://v\", \"vdolphindb\") where ts_code = \"$SYM\" and trade_date between ${P0//-/.} : ${P2//-/.}" \
+        >"$WORK/ddb-punch.out" 2>&1 || fail "dolphindb: the delete exited $?: $(cat "$WORK/ddb-punch.out")"
+      ;;
   esac
 }
 drop_extra() {
@@ -67,7 +76,7 @@ drop_extra() {
     sqlite) sqlite_sql "DELETE FROM vsqlite WHERE $EXTRA" ;;
     postgres) psql_q "DELETE FROM $FINSYNC_IT_PG_SCHEMA.vpostgres WHERE $EXTRA" ;;
     mysql) mysql_q "$FINSYNC_IT_MYSQL_DB" -e "DELETE FROM vmysql WHERE $EXTRA" ;;
-    clickhouse) ;;
+    clickhouse | dolphindb) ;;
   esac
 }
 canonical() {
@@ -76,6 +85,7 @@ canonical() {
     postgres) canonical_pg "$FINSYNC_IT_PG_SCHEMA" vpostgres ;;
     mysql) canonical_mysql "$FINSYNC_IT_MYSQL_DB" vmysql ;;
     clickhouse) canonical_ch "$FINSYNC_IT_CH_DB" vclickhouse ;;
+    dolphindb) canonical_ddb "$ddb_STATE" dfs://v/vdolphindb ;;
   esac
 }
 verify_rc() {  # KIND OUT [verify options]: verify's exit code; its output in OUT
@@ -86,8 +96,8 @@ verify_rc() {  # KIND OUT [verify options]: verify's exit code; its output in OU
 
 WS="$WORK/ws"
 new_workspace "$WS"
-for kind in sqlite postgres mysql clickhouse; do
-  write_plan "$WS/plans/v$kind.yaml" "v$kind" $kind 2015-01-01 2015-06-30
+for kind in sqlite postgres mysql clickhouse dolphindb; do
+  DDB_DATABASE=dfs://v write_plan "$WS/plans/v$kind.yaml" "v$kind" $kind 2015-01-01 2015-06-30
   "$FINSYNC" -w "$WS" run "v$kind" >"$WORK/$kind-run1.out" 2>"$WORK/$kind-run1.err" ||
     fail "$kind run exited $?: $(tail -5 "$WORK/$kind-run1.err")"
   canonical $kind >"$WORK/$kind-1.csv"
@@ -102,7 +112,7 @@ for kind in sqlite postgres mysql clickhouse; do
 
   punch $kind
   extra=1
-  [[ $kind == clickhouse ]] && extra=0
+  [[ $kind == clickhouse || $kind == dolphindb ]] && extra=0
   assert_eq 3 "$(verify_rc $kind "$WORK/$kind-v2.out")" "$kind: exit code of verify with a gap"
   reported_gaps "$WORK/$kind-v2.out" >"$WORK/$kind-got2.txt"
   diff -q "$WORK/want_punched.txt" "$WORK/$kind-got2.txt" >/dev/null ||

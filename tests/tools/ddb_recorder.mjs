@@ -8,6 +8,7 @@
 //   creating a HASH DFS database, a partitioned table, a dimension table, a shared (keyed) table
 //   setColumnComment, addColumn, select ... from schema(t).colDefs
 //   select sum(row_count) ... group by task_id, exec count(*) ... where commit_id = ...
+//   select count(*) as n from t group by [sym, ]date(time) as d (verify)
 //   truncate, delete from t [where col = v and ...]; update t set col = number where ... (the
 //   tests' own edit of a landed row)
 //   tableInsert{t}, upsert!{t,,ignoreNull=false[,keyColNames=`a`b]} with one table argument
@@ -223,6 +224,24 @@ const scripts = [
     const sums = new Map();
     for (const r of t.rows) if (r[ip] === plan) sums.set(r[it], (sums.get(r[it]) ?? 0n) + BigInt(r[ir]));
     return new ddb.DdbTable([strings([...sums.keys()], 'task_id'), new ddb.DdbVectorLong([...sums.values()], 'row_count')]);
+  }],
+  [/^select count\(\*\) as n from (.+) group by (?:(\w+), )?date\((\w+)\) as d$/, m => {
+    const t = table_of(m[1]);
+    const is = m[2] ? t.columns.indexOf(m[2]) : -1, id = t.columns.indexOf(m[3]);
+    if ((m[2] && is < 0) || id < 0) throw new Error(`no column ${is < 0 ? m[2] : m[3]}`);
+    const day = v => (v === null ? null : Math.floor(Date.parse(v.length === 10 ? v + 'T00:00:00Z' : v) / 86400000));
+    const groups = new Map();
+    for (const r of t.rows) {
+      const k = JSON.stringify([is < 0 ? '' : r[is], day(r[id])]);
+      groups.set(k, (groups.get(k) ?? 0n) + 1n);
+    }
+    const keys = [...groups.keys()].map(k => JSON.parse(k));
+    const cols = [];
+    if (m[2]) cols.push(new ddb.DdbVectorSymbol(keys.map(k => k[0]), m[2]));
+    cols.push(new DdbObj({ form: DdbForm.vector, type: DdbType.date, rows: keys.length, cols: 1,
+      value: Int32Array.from(keys.map(k => (k[1] === null ? -2147483648 : k[1]))), name: 'd' }));
+    cols.push(new ddb.DdbVectorLong([...groups.values()], 'n'));
+    return new ddb.DdbTable(cols);
   }],
   [/^exec count\(\*\) from (.+) where commit_id = "((?:[^"\\]|\\.)*)"$/, m => {
     const t = table_of(m[1]);

@@ -179,6 +179,30 @@ class DdbSession final : public db::Session {
     return out;
   }
 
+  Result<db::LandedDays> landed_days(const db::TableDesign& t,
+                                     const std::string& symbol_column) override {
+    // date() of a DATE is the day itself, of a TIMESTAMP its UTC day; rows without a time form
+    // a null group, left out below.
+    auto r = run(
+        "reading the landed days",
+        fmt::format("select count(*) as n from {} group by {}date({}) as d", place_.table(t.name),
+                    symbol_column.empty() ? "" : symbol_column + ", ", t.time_column));
+    if (!r) return fail(r.error());
+    const Object* days = column_of(*r, "d");
+    const Object* symbols = symbol_column.empty() ? nullptr : column_of(*r, symbol_column);
+    if (r->form != Form::table || days == nullptr ||
+        (!symbol_column.empty() &&
+         (symbols == nullptr || symbols->strings.size() != days->ints.size())))
+      return tl::unexpected(unexpected_answer("the landed days", *r));
+    db::LandedDays out;
+    for (size_t i = 0; i < days->ints.size(); ++i) {
+      if (days->ints[i] == kNullInt) continue;
+      out[symbols != nullptr ? symbols->strings[i] : ""].push_back(int32_t(days->ints[i]));
+    }
+    for (auto& [_, v] : out) std::sort(v.begin(), v.end());
+    return out;
+  }
+
   Result<bool> committed(const std::string& commit_id) override {
     auto exists = flag("looking for _finsync_landed", place_.exists(kMarkers));
     if (!exists || !*exists) return exists;

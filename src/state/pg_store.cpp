@@ -372,27 +372,9 @@ const std::string kListPlanRuns =
     std::string("SELECT ") + kRunColumns +
     " FROM runs WHERE plan = $2 ORDER BY started_at DESC, id COLLATE \"C\" DESC LIMIT $1";
 
-constexpr int kTaskParams = 16;
 // Rows per INSERT: one round trip per chunk instead of per task, well under libpq's 65535
 // parameters per statement.
 constexpr size_t kInsertChunk = 1000;
-
-// INSERT of `n` tasks; known ids are left as they are.
-std::string insert_tasks_sql(size_t n) {
-  std::string sql =
-      "INSERT INTO tasks(id, plan, params_json, start_day, end_day, state, attempts, rows, bytes, "
-      "duration_ms, requests, last_error, resume_at, parent, run_id, updated_at) VALUES ";
-  for (size_t i = 0; i < n; ++i) {
-    sql += i == 0 ? "(" : ", (";
-    for (int j = 1; j <= kTaskParams; ++j) {
-      if (j > 1) sql += ", ";
-      sql += fmt::format("${}", i * kTaskParams + static_cast<size_t>(j));
-    }
-    sql += ")";
-  }
-  sql += " ON CONFLICT (id) DO NOTHING";
-  return sql;
-}
 
 // A task that leaves `running` leaves its lease too.
 constexpr const char* kUpdateTask =
@@ -864,7 +846,7 @@ class PostgresStateStore final : public StateStore {
     for (size_t begin = 0; begin < tasks.size(); begin += kInsertChunk) {
       const size_t n = std::min(kInsertChunk, tasks.size() - begin);
       std::vector<Param> params;
-      params.reserve(n * kTaskParams);
+      params.reserve(n * kInsertTaskParams);
       for (size_t i = begin; i < begin + n; ++i) {
         const Task& t = tasks[i];
         params.insert(params.end(),
@@ -873,7 +855,7 @@ class PostgresStateStore final : public StateStore {
                        t.requests, t.last_error, opt_micros(t.resume_at),
                        parent != nullptr ? *parent : t.parent, t.run_id, now});
       }
-      const std::string sql = insert_tasks_sql(n);
+      const std::string sql = insert_tasks_sql(n, '$');
       auto r = conn_.exec(op, sql.c_str(), params);
       if (!r) return tl::unexpected(r.error());
       added += r->affected();

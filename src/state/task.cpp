@@ -1,5 +1,7 @@
 #include "state/task.hpp"
 
+#include <fmt/format.h>
+
 namespace finsync::state {
 
 std::string_view to_string(TaskState s) {
@@ -67,6 +69,21 @@ bool can_transition(TaskState from, TaskState to) {
 bool is_terminal(TaskState s) {
   return s == TaskState::succeeded || s == TaskState::cancelled || s == TaskState::dead ||
          s == TaskState::split;
+}
+
+std::string insert_tasks_sql(size_t n, char mark) {
+  std::string sql =
+      "INSERT INTO tasks(id, plan, params_json, start_day, end_day, state, attempts, rows, bytes, "
+      "duration_ms, requests, last_error, resume_at, parent, run_id, updated_at) VALUES ";
+  for (size_t i = 0; i < n; ++i) {
+    sql += i == 0 ? "(" : ", (";
+    for (int j = 1; j <= kInsertTaskParams; ++j) {
+      if (j > 1) sql += ", ";
+      sql += fmt::format("{}{}", mark, i * kInsertTaskParams + static_cast<size_t>(j));
+    }
+    sql += ")";
+  }
+  return sql + " ON CONFLICT (id) DO NOTHING";
 }
 
 }  // namespace finsync::state

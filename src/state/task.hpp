@@ -1,6 +1,7 @@
 #pragma once
 // A task is one unit of work cut from a plan: one parameter set over one time window. Tasks are
 // persisted; they are the unit of progress, retry and resumption.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,5 +55,12 @@ struct Task {
   // `bytes` count the pages landed before it.
   std::string page_cursor;
 };
+
+// The INSERT both stores add tasks with: `n` rows of kInsertTaskParams parameters each, in the
+// order id, plan, params_json, start_day, end_day, state, attempts, rows, bytes, duration_ms,
+// requests, last_error, resume_at, parent, run_id, updated_at; a known id is left as it is.
+// `mark` prefixes a parameter's number: '$' for PostgreSQL, '?' for SQLite.
+inline constexpr int kInsertTaskParams = 16;
+std::string insert_tasks_sql(size_t n, char mark);
 
 }  // namespace finsync::state

@@ -209,6 +209,12 @@ TEST(SinkMongoLive, UpsertLandsTypedDocumentsAndReplacesACorrectedRow) {
   auto landed = again->landed_tasks(name);
   ASSERT_TRUE(landed) << landed.error().message;
   EXPECT_EQ(*landed, (std::map<std::string, int64_t>{{"t1", 3}, {"t2", 1}}));
+  // verify's read: the server runs the aggregate ($toLong of a date needs MongoDB 4.0).
+  auto days = again->landed_days(table_named(name), "ts_code");
+  ASSERT_TRUE(days) << days.error().message;
+  EXPECT_EQ(*days,
+            (std::map<std::string, std::vector<int32_t>>{
+                {"000001.SZ", {kJan2}}, {"000002.SZ", {kJan2}}, {"600000.SH", {kJan2 + 1}}}));
 }
 
 TEST(SinkMongoLive, TheUniqueKeyIndexAndTheValidatorAreEnforcedByTheServer) {

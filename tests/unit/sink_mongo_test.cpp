@@ -239,6 +239,39 @@ TEST(SinkMongo, ReplaceEmptiesTheCollectionOncePerPlanDefinition) {
   EXPECT_TRUE(rec.commands("delete").empty());
 }
 
+// verify: one aggregate groups the documents by symbol and UTC day of the BSON date; its
+// answer becomes each symbol's days, ascending (a day before 1970 included).
+TEST(SinkMongo, LandedDaysAreOneAggregateBySymbolAndUtcDay) {
+  MongoRecorder rec;
+  rec.reply_next("listCollections", R"({"ok": 1.0, "cursor": {"id": {"$numberLong": "0"},
+      "ns": "market.$cmd.listCollections", "firstBatch": [{"name": "daily", "options": {
+      "validator": {"$jsonSchema": {"bsonType": "object", "required": ["ts_code", "trade_date"],
+        "properties": {"ts_code": {"bsonType": "string"},
+          "trade_date": {"bsonType": "date"}}}}}}]}})");
+  rec.reply_next("listIndexes", R"({"ok": 1.0, "cursor": {"id": {"$numberLong": "0"},
+      "ns": "market.daily", "firstBatch": [{"v": 2, "key": {"ts_code": 1, "trade_date": 1},
+      "name": "finsync_key", "unique": true}]}})");
+  rec.reply_next("aggregate", R"({"ok": 1.0, "cursor": {"id": {"$numberLong": "0"},
+      "ns": "market.daily", "firstBatch": [{"_id": {"s": "B", "d": 19725.0}},
+      {"_id": {"s": "A", "d": {"$numberLong": "19724"}}}, {"_id": {"s": "A", "d": 19723.0}},
+      {"_id": {"s": "A", "d": -1.0}}]}})");
+  auto sink = make_sink(spec_for(rec));
+  ASSERT_TRUE(sink);
+  auto days = sink->landed_days(bars_table(), "ts_code");
+  ASSERT_TRUE(days) << days.error().message;
+  EXPECT_EQ(*days, (std::map<std::string, std::vector<int32_t>>{{"A", {-1, 19723, 19724}},
+                                                                {"B", {19725}}}));
+  const auto cmds = rec.commands("aggregate");
+  ASSERT_EQ(cmds.size(), 1u);
+  const json a = body(cmds[0]);
+  EXPECT_EQ(a["aggregate"], "daily") << a.dump();
+  EXPECT_EQ(a["allowDiskUse"], true) << a.dump();
+  EXPECT_EQ(a["pipeline"], json::parse(R"([{"$match": {"trade_date": {"$ne": null}}},
+      {"$group": {"_id": {"s": "$ts_code", "d": {"$floor": {"$divide": [{"$toLong": "$trade_date"},
+      {"$numberLong": "86400000"}]}}}}}])"))
+      << a.dump();
+}
+
 TEST(SinkMongo, SchemaDriftFailNamesTheDifferenceAndEvolveExtendsTheValidator) {
   MongoRecorder rec;
   const std::string existing = R"({"ok": 1.0, "cursor": {"id": {"$numberLong": "0"},

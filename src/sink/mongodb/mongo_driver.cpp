@@ -1,6 +1,7 @@
 // The mongodb Driver and Session (see mongo_sink.hpp and docs/sinks.md, "MongoDB").
 #include <mongoc/mongoc.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <memory>
@@ -311,6 +312,62 @@ class MongoSession final : public db::Session {
       out[task] += rows;
     });
     if (!r) return fail(r.error());
+    return out;
+  }
+
+  // verify: one aggregate groups the documents by symbol and UTC day of the time column (a BSON
+  // date, milliseconds since 1970; $toLong needs MongoDB 4.0); the server may spill the groups.
+  Result<db::LandedDays> landed_days(const db::TableDesign& t,
+                                     const std::string& symbol_column) override {
+    Bson pipeline, opts;
+    bson_t stage, match, not_null, group, id, literal, day, floor, divide, to_long;
+    BSON_APPEND_DOCUMENT_BEGIN(pipeline.get(), "0", &stage);
+    BSON_APPEND_DOCUMENT_BEGIN(&stage, "$match", &match);
+    BSON_APPEND_DOCUMENT_BEGIN(&match, t.time_column.c_str(), &not_null);
+    BSON_APPEND_NULL(&not_null, "$ne");
+    bson_append_document_end(&match, &not_null);
+    bson_append_document_end(&stage, &match);
+    bson_append_document_end(pipeline.get(), &stage);
+    BSON_APPEND_DOCUMENT_BEGIN(pipeline.get(), "1", &stage);
+    BSON_APPEND_DOCUMENT_BEGIN(&stage, "$group", &group);
+    BSON_APPEND_DOCUMENT_BEGIN(&group, "_id", &id);
+    if (symbol_column.empty()) {
+      BSON_APPEND_DOCUMENT_BEGIN(&id, "s", &literal);
+      BSON_APPEND_UTF8(&literal, "$literal", "");
+      bson_append_document_end(&id, &literal);
+    } else {
+      BSON_APPEND_UTF8(&id, "s", ("$" + symbol_column).c_str());
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(&id, "d", &day);
+    BSON_APPEND_DOCUMENT_BEGIN(&day, "$floor", &floor);
+    BSON_APPEND_ARRAY_BEGIN(&floor, "$divide", &divide);
+    BSON_APPEND_DOCUMENT_BEGIN(&divide, "0", &to_long);
+    BSON_APPEND_UTF8(&to_long, "$toLong", ("$" + t.time_column).c_str());
+    bson_append_document_end(&divide, &to_long);
+    BSON_APPEND_INT64(&divide, "1", 86'400'000);
+    bson_append_array_end(&floor, &divide);
+    bson_append_document_end(&day, &floor);
+    bson_append_document_end(&id, &day);
+    bson_append_document_end(&group, &id);
+    bson_append_document_end(&stage, &group);
+    bson_append_document_end(pipeline.get(), &stage);
+    BSON_APPEND_BOOL(opts.get(), "allowDiskUse", true);
+    CursorPtr cursor(mongoc_collection_aggregate(collection(t.name), MONGOC_QUERY_NONE,
+                                                 pipeline.get(), opts.get(), nullptr));
+    db::LandedDays out;
+    auto r = each(cursor.get(), "reading the landed days", [&](const bson_t* doc) {
+      bson_iter_t it, found;
+      std::string symbol;
+      if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, "_id.s", &found) &&
+          BSON_ITER_HOLDS_UTF8(&found))
+        symbol = bson_iter_utf8(&found, nullptr);
+      if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, "_id.d", &found) ||
+          !BSON_ITER_HOLDS_NUMBER(&found))
+        return;
+      out[symbol].push_back(int32_t(bson_iter_as_int64(&found)));
+    });
+    if (!r) return fail(r.error());
+    for (auto& [_, v] : out) std::sort(v.begin(), v.end());
     return out;
   }
 
